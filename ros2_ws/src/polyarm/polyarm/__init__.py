@@ -1,0 +1,1 @@
+"""polyarm: the command-line entry point and tools that span the stack."""

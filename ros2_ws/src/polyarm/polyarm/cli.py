@@ -1,0 +1,36 @@
+"""`polyarm <command> ...`: one entry point; each command lives in the package that owns it."""
+
+from __future__ import annotations
+
+import importlib
+import sys
+
+# command: (module:function taking argv, one-line help)
+COMMANDS = {
+    "sim": ("sim_bridge.main:main", "run the MuJoCo sim bridge for one arm (joint_states, camera, commands)"),
+    "monitor": ("polyarm.monitor:main", "list the topics in the graph with their message rates"),
+    "demo": ("polyarm.demo:main", "start the simulated Panda and report what it streams"),
+}
+
+
+def usage() -> str:
+    width = max(map(len, COMMANDS))
+    lines = [f"  {name:<{width}}  {help_}" for name, (_, help_) in COMMANDS.items()]
+    return "usage: polyarm <command> [options]\n\ncommands:\n" + "\n".join(lines) + "\n\n'polyarm <command> --help' for a command's options."
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if not argv or argv[0] in ("-h", "--help"):
+        print(usage())
+        return 0
+    name, rest = argv[0], argv[1:]
+    if name not in COMMANDS:
+        print(f"polyarm: unknown command {name!r}; valid commands: {', '.join(COMMANDS)}", file=sys.stderr)
+        return 2
+    module, function = COMMANDS[name][0].split(":")
+    return getattr(importlib.import_module(module), function)(rest) or 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

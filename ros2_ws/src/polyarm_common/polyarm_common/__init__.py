@@ -1,0 +1,1 @@
+"""Pieces every polyarm node shares: ROS environment set-up, QoS, message conversion, rate meters."""

@@ -1,0 +1,117 @@
+"""`polyarm sim`: command line and parameters of the sim node.
+
+Environment (Fast DDS profile, headless GL backend) is set here, before rclpy or mujoco load.
+"""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import sys
+
+from polyarm_description import ROBOTS
+
+PARAMETERS = {  # name: (default, description)
+    "robot": ("panda", f"one of {sorted(ROBOTS)}"),
+    "fast": (False, "run physics as fast as possible instead of in real time"),
+    "physics_rate": (1000.0, "physics steps per simulated second (>= 500)"),
+    "joint_state_rate": (200.0, "joint_states publish rate, Hz of sim time"),
+    "effort_timeout": (0.1, "s of sim time after which an effort command lapses to zero torque"),
+    "camera.enabled": (True, "render and publish the scene camera"),
+    "camera.width": (320, "image width, px"),
+    "camera.height": (240, "image height, px"),
+    "camera.fx": (0.0, "focal length x, px (0: 0.96 * width)"),
+    "camera.fy": (0.0, "focal length y, px (0: fx)"),
+    "camera.cx": (-1.0, "principal point x, px (-1: centre)"),
+    "camera.cy": (-1.0, "principal point y, px (-1: centre)"),
+    "camera.rate": (15.0, "frames per simulated second"),
+    "camera.position": ([0.0, 0.0, 0.0], "camera position in base_link, m (all zero: the robot's default view)"),
+    "camera.look_at": ([0.0, 0.0, 0.0], "point the optical axis passes through, m (all zero: default)"),
+}
+
+
+def main(argv: list[str] | None = None) -> int:
+    args, ros_args = parse_args(argv)
+    from polyarm_common.ros_env import configure_ros_environment
+
+    from sim_bridge.rendering import RenderBackendError, configure_gl_backend
+
+    configure_ros_environment()
+    gl_error = None
+    try:
+        configure_gl_backend()
+    except RenderBackendError as err:  # only fatal if the camera is on (parameters decide that)
+        gl_error = err
+    import rclpy
+    from rclpy.executors import ExternalShutdownException
+    from rclpy.signals import SignalHandlerOptions
+
+    # Our own SIGINT/SIGTERM handling: stop the sim threads first, then shut rclpy down.
+    signal.signal(signal.SIGTERM, _interrupt)
+    rclpy.init(args=["sim", "--ros-args", *ros_args], signal_handler_options=SignalHandlerOptions.NO)
+    node = None
+    try:
+        node = _make_node(args)
+        if node.camera is not None and gl_error is not None:
+            print(f"polyarm sim: {gl_error}", file=sys.stderr)
+            return 1
+        while rclpy.ok() and node.failure is None:
+            rclpy.spin_once(node, timeout_sec=0.2)
+        if node.failure is not None:
+            print(f"polyarm sim: {node.failure}", file=sys.stderr)
+            return 1
+    except (KeyboardInterrupt, ExternalShutdownException):
+        pass
+    except ValueError as err:  # bad parameter values, named in the message
+        print(f"polyarm sim: {err}", file=sys.stderr)
+        return 2
+    finally:
+        if node is not None:
+            node.close()
+            node.destroy_node()
+        if rclpy.ok():
+            rclpy.shutdown()
+    return 0
+
+
+def _interrupt(signum, frame):
+    raise KeyboardInterrupt
+
+
+def parse_args(argv):
+    parser = argparse.ArgumentParser(prog="polyarm sim", description="MuJoCo sim bridge: a simulated arm on the real drivers' topics.")
+    parser.add_argument("--robot", choices=sorted(ROBOTS), help="which arm (default panda)")
+    parser.add_argument("--fast", action="store_true", default=None, help="run as fast as possible (tests)")
+    parser.add_argument("--no-camera", action="store_true", help="do not render or publish the camera")
+    parser.add_argument("--width", type=int, help="camera width, px")
+    parser.add_argument("--height", type=int, help="camera height, px")
+    parser.add_argument("--camera-rate", type=float, help="camera frames per second")
+    parser.add_argument("--physics-rate", type=float, help="physics steps per second")
+    argv = sys.argv[1:] if argv is None else list(argv)
+    ros_args = []
+    if "--ros-args" in argv:
+        i = argv.index("--ros-args")
+        argv, ros_args = argv[:i], argv[i + 1 :]
+    return parser.parse_args(argv), ros_args
+
+
+def _make_node(args):
+    from rclpy.parameter import Parameter
+
+    from sim_bridge.node import SimNode
+
+    given = {
+        "robot": args.robot,
+        "fast": args.fast,
+        "camera.enabled": False if args.no_camera else None,
+        "camera.width": args.width,
+        "camera.height": args.height,
+        "camera.rate": args.camera_rate,
+        "physics_rate": args.physics_rate,
+    }
+    overrides = [Parameter(k, value=v) for k, v in given.items() if v is not None]
+    return SimNode(PARAMETERS, overrides)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

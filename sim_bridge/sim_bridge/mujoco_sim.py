@@ -1,0 +1,222 @@
+"""MujocoSim: one robot on the table, stepped by MuJoCo, commanded the way the real robot is.
+
+Effort robots (Panda) take joint torques, held until a newer command arrives. When torques stop
+arriving (effort_timeout), the arm stops where it is and holds, as libfranka's communication
+reflex stops the real robot; a fresh torque command releases it.
+Position robots (xArm, WidowX) take servo targets that the simulated servo approaches no faster
+than the joint velocity limit. A rejected command changes nothing: the last good one stays.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import mujoco
+import numpy as np
+from polyarm_description import RobotSpec, gripper_range, joint_limits, load_model
+
+from sim_bridge.camera import CameraConfig
+from sim_bridge.scene import build_scene
+
+
+class CommandError(ValueError):
+    """A joint or gripper command that the robot would refuse."""
+
+
+@dataclass
+class JointStateSample:
+    names: list[str]
+    position: np.ndarray
+    velocity: np.ndarray
+    effort: np.ndarray
+
+
+class MujocoSim:
+    def __init__(
+        self,
+        robot: RobotSpec,
+        camera: CameraConfig | None = None,
+        physics_rate: float = 1000.0,
+        effort_timeout: float = 0.1,
+    ):
+        self.robot = robot
+        self.camera = camera
+        self.spec = build_scene(robot, camera, physics_rate)
+        self.model = self.spec.compile()
+        self.data = mujoco.MjData(self.model)
+        self.limits = joint_limits(self.model, robot)
+        self.gripper_closed, self.gripper_open = gripper_range(self.model)
+        self.effort_timeout = effort_timeout
+
+        m = self.model
+        self._arm_qpos = np.array([m.joint(n).qposadr[0] for n in robot.arm_joints])
+        self._arm_dof = np.array([m.joint(n).dofadr[0] for n in robot.arm_joints])
+        self._finger_qpos = np.array([m.joint(n).qposadr[0] for n in robot.finger_joints])
+        self._finger_dof = np.array([m.joint(n).dofadr[0] for n in robot.finger_joints])
+        self._arm_act = np.array([m.actuator(n).id for n in robot.arm_joints])
+        self._gripper_act = m.actuator(robot.gripper_actuator).id
+        self._index = {name: i for i, name in enumerate(robot.arm_joints)}
+        self.joint_names = list(robot.arm_joints) + list(robot.finger_joints)
+        self._home = self._home_pose()
+        self.reset()
+
+    # ---------------------------------------------------------------- state
+    @property
+    def time(self) -> float:
+        return float(self.data.time)
+
+    @property
+    def timestep(self) -> float:
+        return float(self.model.opt.timestep)
+
+    def reset(self, arm_qpos: np.ndarray | None = None) -> None:
+        """Back to the home pose (or arm_qpos), at rest, holding it, gripper open."""
+        mujoco.mj_resetData(self.model, self.data)
+        q = self._home if arm_qpos is None else np.asarray(arm_qpos, dtype=float)
+        self.data.qpos[self._arm_qpos] = q
+        self.data.qpos[self._finger_qpos] = self.gripper_open
+        self._position_target = q.copy()
+        self._effort = np.zeros(self.robot.dof)
+        self._effort_time = -np.inf
+        self._hold_q: np.ndarray | None = None  # where a lapsed effort stream stopped the arm
+        self.data.ctrl[self._gripper_act] = self.gripper_open
+        if self.robot.command_interface == "position":
+            self.data.ctrl[self._arm_act] = q
+        mujoco.mj_forward(self.model, self.data)
+
+    def joint_state(self) -> JointStateSample:
+        idx_q = np.concatenate([self._arm_qpos, self._finger_qpos])
+        idx_v = np.concatenate([self._arm_dof, self._finger_dof])
+        return JointStateSample(
+            names=self.joint_names,
+            position=self.data.qpos[idx_q].copy(),
+            velocity=self.data.qvel[idx_v].copy(),
+            effort=self.data.qfrc_actuator[idx_v].copy(),
+        )
+
+    @property
+    def arm_qpos(self) -> np.ndarray:
+        return self.data.qpos[self._arm_qpos].copy()
+
+    @property
+    def gripper_opening(self) -> float:
+        """Measured opening, 0 closed .. 1 open."""
+        q = self.data.qpos[self._finger_qpos[0]]
+        return float((q - self.gripper_closed) / (self.gripper_open - self.gripper_closed))
+
+    def tcp_pose(self) -> tuple[np.ndarray, np.ndarray]:
+        """TCP position and rotation matrix in base_link (the world frame of the scene)."""
+        site = self.data.site(self.robot.tcp_site)
+        return site.xpos.copy(), site.xmat.reshape(3, 3).copy()
+
+    # ------------------------------------------------------------- commands
+    def command(self, names, values) -> None:
+        """Apply a joint command in the robot's own interface (positions in rad or torques in N·m)."""
+        values = self._validate(names, values)
+        if self.robot.command_interface == "position":
+            self._position_target = values
+        else:
+            self._effort = values
+            self._effort_time = self.time
+
+    def command_gripper(self, opening: float) -> None:
+        """0 closes, 1 opens; values slightly outside are clipped, NaN/inf rejected."""
+        if not np.isfinite(opening):
+            raise CommandError(f"gripper command {opening} is not finite")
+        opening = float(np.clip(opening, 0.0, 1.0))
+        self.data.ctrl[self._gripper_act] = self.gripper_closed + opening * (self.gripper_open - self.gripper_closed)
+
+    def _validate(self, names, values) -> np.ndarray:
+        names, values = list(names), np.asarray(values, dtype=float)
+        expected = self.robot.arm_joints
+        if values.ndim != 1 or len(values) != len(names):
+            raise CommandError(f"command has {len(names)} joint names but {values.size} values")
+        if sorted(names) != sorted(expected):
+            raise CommandError(f"command joints {names} do not match {self.robot.name}'s joints {list(expected)}")
+        if not np.all(np.isfinite(values)):
+            bad = [n for n, v in zip(names, values) if not np.isfinite(v)]
+            raise CommandError(f"command is not finite for joints {bad}")
+        ordered = np.empty(len(expected))
+        ordered[[self._index[n] for n in names]] = values
+        lim = self.limits
+        if self.robot.command_interface == "position":
+            low, high, what = lim.lower, lim.upper, "position"
+        else:
+            low, high, what = -lim.effort, lim.effort, "torque"
+        outside = (ordered < low - 1e-9) | (ordered > high + 1e-9)
+        if np.any(outside):
+            bad = [f"{expected[i]}={ordered[i]:.4g} not in [{low[i]:.4g}, {high[i]:.4g}]" for i in np.flatnonzero(outside)]
+            raise CommandError(f"{what} command outside the limits: {', '.join(bad)}")
+        return ordered
+
+    # --------------------------------------------------------------- physics
+    def step(self, n: int = 1) -> None:
+        for _ in range(n):
+            self._apply_arm_command()
+            mujoco.mj_step(self.model, self.data)
+
+    def _apply_arm_command(self) -> None:
+        ctrl = self.data.ctrl
+        if self.robot.command_interface == "position":
+            # The servo's profile velocity: approach the target no faster than the joint may move.
+            current = ctrl[self._arm_act]
+            max_step = self.limits.velocity * self.timestep
+            ctrl[self._arm_act] = current + np.clip(self._position_target - current, -max_step, max_step)
+        elif self.time - self._effort_time <= self.effort_timeout:
+            ctrl[self._arm_act] = self._effort
+            self._hold_q = None
+        else:
+            ctrl[self._arm_act] = self._stop_and_hold_torque()
+
+    # Gains of the stop-and-hold reflex: stiff enough to stop a moving arm in ~0.1 s, and stable
+    # at 1 kHz for the lightest wrist joint (D dt / I < 2 with I ~ 0.1 kg m^2 incl. armature).
+    HOLD_STIFFNESS, HOLD_DAMPING = 600.0, 40.0
+
+    def _stop_and_hold_torque(self) -> np.ndarray:
+        q, qd = self.data.qpos[self._arm_qpos], self.data.qvel[self._arm_dof]
+        if self._hold_q is None:
+            self._hold_q = q.copy()
+        tau = self.HOLD_STIFFNESS * (self._hold_q - q) - self.HOLD_DAMPING * qd
+        return np.clip(tau, -self.limits.effort, self.limits.effort)
+
+    def _home_pose(self) -> np.ndarray:
+        robot_only = load_model(self.robot)
+        key = robot_only.key("home")
+        return np.array([key.qpos[robot_only.joint(n).qposadr[0]] for n in self.robot.arm_joints])
+
+
+class SceneRenderer:
+    """Renders the scene camera from a copy of the state, so it can run beside the physics thread.
+
+    Create it in the thread that renders: the GL context belongs to that thread.
+    """
+
+    def __init__(self, model: mujoco.MjModel, camera: CameraConfig):
+        self.model, self.camera = model, camera
+        self._data = mujoco.MjData(model)
+        self._rgb = mujoco.Renderer(model, camera.height, camera.width)
+        self._depth = mujoco.Renderer(model, camera.height, camera.width)
+        self._depth.enable_depth_rendering()
+
+    def render(self, qpos: np.ndarray, mocap_pos=None, mocap_quat=None) -> tuple[np.ndarray, np.ndarray]:
+        """RGB uint8 (H, W, 3) and depth in metres along the optical axis (H, W), 0 where no return."""
+        self._data.qpos[:] = qpos
+        if mocap_pos is not None:
+            self._data.mocap_pos[:], self._data.mocap_quat[:] = mocap_pos, mocap_quat
+        mujoco.mj_kinematics(self.model, self._data)
+        mujoco.mj_camlight(self.model, self._data)
+        self._rgb.update_scene(self._data, camera=self.camera.name)
+        rgb = self._rgb.render()
+        self._depth.update_scene(self._data, camera=self.camera.name)
+        depth = self._depth.render()
+        depth[depth > self.camera.max_depth_m] = 0.0
+        return rgb, depth
+
+    def close(self) -> None:
+        self._rgb.close()
+        self._depth.close()
+
+
+def depth_to_millimetres(depth_m: np.ndarray) -> np.ndarray:
+    """RealSense-style 16UC1 depth: millimetres, 0 = no return."""
+    return np.clip(np.rint(depth_m * 1000.0), 0, 65535).astype(np.uint16)

@@ -1,0 +1,206 @@
+"""SimNode: publishes what the real drivers publish, from MujocoSim; takes what they take.
+
+Threads: the executor serves commands and services; a physics thread steps the sim and
+publishes joint_states, paced to wall time; a camera thread renders the newest state at the
+camera rate (of sim time), so rendering never stalls physics.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import numpy as np
+from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus
+from polyarm_common import conversions as conv
+from polyarm_common.qos import COMMAND, SENSOR, STATE
+from polyarm_common.rate import RateMeter
+from polyarm_description import get_robot
+from rclpy.node import Node
+from rosgraph_msgs.msg import Clock
+from sensor_msgs.msg import CameraInfo, Image, JointState
+from std_msgs.msg import Float64
+from std_srvs.srv import Trigger
+
+from sim_bridge.camera import CameraConfig
+from sim_bridge.mujoco_sim import CommandError, MujocoSim, SceneRenderer, depth_to_millimetres
+from sim_bridge.pacing import RealTimeFactor, RealTimePacer
+from sim_bridge.rendering import install_hint
+
+
+class SimNode(Node):
+    def __init__(self, parameters: dict, overrides=()):
+        super().__init__("sim", parameter_overrides=list(overrides))
+        for name, (default, description) in parameters.items():
+            self.declare_parameter(name, default)
+        p = {name: self.get_parameter(name).value for name in parameters}
+        robot = get_robot(p["robot"])  # UnknownRobotError (a ValueError) lists the valid robots
+        self.camera = _camera_config(robot.name, p) if p["camera.enabled"] else None
+        self.sim = MujocoSim(robot, self.camera, p["physics_rate"], p["effort_timeout"])
+        self.fast = bool(p["fast"])
+        self._substeps = max(1, round(p["physics_rate"] / p["joint_state_rate"]))
+        self._lock = threading.Lock()
+        self._running = True
+        self.failure: str | None = None  # set by a worker thread that cannot go on
+        self._wall_epoch_ns = time.time_ns()  # stamps are this + sim time, so /clock and headers agree
+        self._counters = {"rejected_commands": 0, "rendered_frames": 0, "physics_overruns": 0}
+        self._render_times: list[float] = []
+        self._state_rate = RateMeter(window=400)
+        self._rtf = RealTimeFactor()
+        self._last_rtf = 0.0
+
+        self._pub_joint_states = self.create_publisher(JointState, "joint_states", STATE)
+        self._pub_clock = self.create_publisher(Clock, "/clock", STATE)
+        self._pub_diagnostics = self.create_publisher(DiagnosticArray, "/diagnostics", STATE)
+        self.create_subscription(JointState, "joint_commands", self._on_joint_command, COMMAND)
+        self.create_subscription(Float64, "gripper/command", self._on_gripper_command, COMMAND)
+        self.create_service(Trigger, "sim/reset", self._on_reset)
+        self.create_timer(1.0, self._publish_diagnostics)
+
+        self._frame_due = threading.Condition()
+        self._frame_state = None
+        if self.camera is not None:
+            self._pub_color = self.create_publisher(Image, "camera/color/image_raw", SENSOR)
+            self._pub_color_info = self.create_publisher(CameraInfo, "camera/color/camera_info", SENSOR)
+            self._pub_depth = self.create_publisher(Image, "camera/aligned_depth_to_color/image_raw", SENSOR)
+            self._pub_depth_info = self.create_publisher(CameraInfo, "camera/aligned_depth_to_color/camera_info", SENSOR)
+            self._camera_thread = threading.Thread(target=self._camera_loop, name="camera", daemon=True)
+            self._camera_thread.start()
+        self._physics_thread = threading.Thread(target=self._physics_loop, name="physics", daemon=True)
+        self._physics_thread.start()
+        cam = f"camera {self.camera.width}x{self.camera.height} @ {self.camera.rate_hz} Hz" if self.camera else "no camera"
+        self.get_logger().info(
+            f"simulating {robot.summary}: {robot.command_interface} commands, physics "
+            f"{p['physics_rate']:.0f} Hz, joint_states {p['physics_rate'] / self._substeps:.0f} Hz, "
+            f"{cam}, {'as fast as possible' if self.fast else 'real time'}"
+        )
+
+    # ------------------------------------------------------------------ loops
+    def _physics_loop(self) -> None:
+        period = self._substeps * self.sim.timestep
+        pacer = RealTimePacer(period, realtime=not self.fast)
+        next_frame = 0.0
+        while self._running:
+            with self._lock:
+                self.sim.step(self._substeps)
+                state = self.sim.joint_state()
+                sim_time = self.sim.time
+                if self.camera is not None and sim_time >= next_frame - 1e-9:
+                    next_frame = max(next_frame + 1.0 / self.camera.rate_hz, sim_time)
+                    self._offer_frame(sim_time)
+            stamp = self._stamp(sim_time)
+            self._pub_joint_states.publish(conv.joint_state(state.names, state.position, state.velocity, state.effort, stamp))
+            self._pub_clock.publish(Clock(clock=stamp))
+            self._state_rate.tick(time.monotonic())
+            self._counters["physics_overruns"] = pacer.overruns
+            pacer.wait()
+
+    def _offer_frame(self, sim_time: float) -> None:
+        with self._frame_due:
+            self._frame_state = (sim_time, self.sim.data.qpos.copy(), self.sim.data.mocap_pos.copy(), self.sim.data.mocap_quat.copy())
+            self._frame_due.notify()
+
+    def _camera_loop(self) -> None:
+        try:
+            renderer = SceneRenderer(self.sim.model, self.camera)  # GL context lives in this thread
+        except Exception as err:  # noqa: BLE001 - any GL failure ends the node with a clear reason
+            self.failure = f"cannot render the camera ({err}); install a headless GL library — {install_hint()}"
+            self.get_logger().fatal(self.failure)
+            return
+        K, cam = self.camera.K, self.camera
+        try:
+            while self._running:
+                with self._frame_due:
+                    self._frame_due.wait_for(lambda: self._frame_state is not None or not self._running, timeout=0.5)
+                    frame, self._frame_state = self._frame_state, None
+                if frame is None:
+                    continue
+                sim_time, qpos, mocap_pos, mocap_quat = frame
+                t0 = time.perf_counter()
+                rgb, depth = renderer.render(qpos, mocap_pos, mocap_quat)
+                self._render_times.append(time.perf_counter() - t0)
+                stamp = self._stamp(sim_time)
+                info = conv.camera_info(K, cam.width, cam.height, cam.frame_id, stamp)
+                self._pub_color.publish(conv.image(rgb, "rgb8", cam.frame_id, stamp))
+                self._pub_color_info.publish(info)
+                self._pub_depth.publish(conv.image(depth_to_millimetres(depth), "16UC1", cam.frame_id, stamp))
+                self._pub_depth_info.publish(info)
+                self._counters["rendered_frames"] += 1
+        finally:
+            renderer.close()
+
+    # -------------------------------------------------------------- callbacks
+    def _on_joint_command(self, msg: JointState) -> None:
+        field = "position" if self.sim.robot.command_interface == "position" else "effort"
+        other = "effort" if field == "position" else "position"
+        try:
+            if len(getattr(msg, other)) and not len(getattr(msg, field)):
+                raise CommandError(f"{self.sim.robot.name} takes {field} commands, the message fills only {other}")
+            with self._lock:
+                self.sim.command(msg.name, getattr(msg, field))
+        except CommandError as err:
+            self._reject(f"joint_commands rejected, holding the last command: {err}")
+
+    def _on_gripper_command(self, msg: Float64) -> None:
+        try:
+            with self._lock:
+                self.sim.command_gripper(msg.data)
+        except CommandError as err:
+            self._reject(f"gripper/command rejected: {err}")
+
+    def _reject(self, message: str) -> None:
+        self._counters["rejected_commands"] += 1
+        self.get_logger().error(message, throttle_duration_sec=1.0)
+
+    def _on_reset(self, request, response):
+        with self._lock:
+            self.sim.reset()
+        response.success, response.message = True, f"{self.sim.robot.name} reset to its home pose"
+        self.get_logger().info(response.message)
+        return response
+
+    def _publish_diagnostics(self) -> None:
+        rtf = self._rtf.read(self.sim.time)
+        render, self._render_times = self._render_times, []
+        values = {
+            "real_time_factor": rtf,
+            "joint_state_rate_hz": self._state_rate.stats()["rate_hz"],
+            "render_ms_mean": 1e3 * float(np.mean(render)) if render else 0.0,
+            "camera_frames_last_s": len(render),
+            "sim_time_s": self.sim.time,
+            **self._counters,
+        }
+        slow = not self.fast and rtf < 0.9
+        level = DiagnosticStatus.WARN if slow else DiagnosticStatus.OK
+        message = f"real-time factor {rtf:.2f}" + (" (falling behind)" if slow else "")
+        array = DiagnosticArray(status=[conv.diagnostic("sim: mujoco", self.sim.robot.name, level, message, values)])
+        array.header.stamp = self.get_clock().now().to_msg()
+        self._pub_diagnostics.publish(array)
+
+    def _stamp(self, sim_time: float):
+        return conv.stamp(self._wall_epoch_ns + int(sim_time * 1e9))
+
+    def close(self) -> None:
+        self._running = False
+        with self._frame_due:
+            self._frame_due.notify_all()
+        self._physics_thread.join(timeout=2.0)
+        if self.camera is not None:
+            self._camera_thread.join(timeout=2.0)
+
+
+def _camera_config(robot: str, p: dict) -> CameraConfig:
+    overrides = dict(width=int(p["camera.width"]), height=int(p["camera.height"]), rate_hz=float(p["camera.rate"]))
+    for key in ("fx", "fy"):
+        if p[f"camera.{key}"] > 0:
+            overrides[key] = float(p[f"camera.{key}"])
+    for key in ("cx", "cy"):
+        if p[f"camera.{key}"] >= 0:
+            overrides[key] = float(p[f"camera.{key}"])
+    for key in ("position", "look_at"):
+        value = [float(v) for v in p[f"camera.{key}"]]
+        if len(value) != 3:
+            raise ValueError(f"camera.{key} needs 3 values, got {value}")
+        if any(value):
+            overrides[key] = tuple(value)
+    return CameraConfig.for_robot(robot, **overrides)
