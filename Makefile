@@ -14,7 +14,7 @@ export AMENT_PREFIX_PATH := $(abspath $(VENV)):$(AMENT_PREFIX_PATH)
 export ROS_AUTOMATIC_DISCOVERY_RANGE ?= LOCALHOST
 export PYTHONUNBUFFERED := 1
 
-.PHONY: demo test bench colcon-check check-gl clean
+.PHONY: demo test bench check-gl clean
 
 demo: $(STAMP) check-gl
 	$(VENV)/bin/polyarm demo
@@ -25,9 +25,6 @@ test: $(STAMP) check-gl
 bench: $(STAMP) check-gl
 	$(PY) bench/bench_sim.py
 
-# The ROS packaging check: colcon builds every package, and a console script runs from the install space.
-colcon-check: $(STAMP)
-	$(PY) -m pytest tests/test_packaging.py
 
 check-gl:
 	@ldconfig -p 2>/dev/null | grep -qE 'libEGL\.so\.1|libOSMesa\.so' || { \

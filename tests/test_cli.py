@@ -1,0 +1,48 @@
+"""The `polyarm` entry point, the demo, and the launch file's references."""
+
+from __future__ import annotations
+
+import ast
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def polyarm(*args, timeout=120):
+    return subprocess.run([sys.executable, "-m", "polyarm.cli", *args], capture_output=True, text=True, timeout=timeout)
+
+
+def test_help_lists_the_commands_and_unknown_commands_are_refused():
+    done = polyarm("--help")
+    assert done.returncode == 0 and all(c in done.stdout for c in ("sim", "monitor", "demo"))
+    done = polyarm("teleport")
+    assert done.returncode == 2 and "valid commands: sim, monitor, demo" in done.stderr
+
+
+@pytest.mark.ros
+def test_demo_starts_the_panda_sim_and_reports_its_topic_rates():
+    done = polyarm("demo", "--duration", "3", timeout=180)
+    assert done.returncode == 0, done.stdout + done.stderr
+    rates = {m.group(1): float(m.group(2)) for m in re.finditer(r"^(/\S+)\s+\S+\s+\d+\s+([\d.]+)", done.stdout, re.M)}
+    assert rates["/joint_states"] >= 100
+    assert rates["/camera/color/image_raw"] > 10 and rates["/camera/aligned_depth_to_color/image_raw"] > 10
+    assert rates["/camera/color/camera_info"] > 10 and rates["/diagnostics"] > 0
+
+
+def test_launch_file_names_an_existing_executable_and_parameters_the_node_declares():
+    from sim_bridge.main import PARAMETERS
+
+    tree = ast.parse((REPO / "launch" / "sim.launch.py").read_text())
+    calls = [n for n in ast.walk(tree) if isinstance(n, ast.Call) and getattr(n.func, "id", "") == "Node"]
+    assert len(calls) == 1
+    kwargs = {k.arg: k.value for k in calls[0].keywords}
+    package, executable = kwargs["package"].value, kwargs["executable"].value
+    setup = (REPO / package / "setup.py").read_text()
+    assert f'"{executable} = ' in setup
+    names = [k.value for d in ast.walk(kwargs["parameters"]) if isinstance(d, ast.Dict) for k in d.keys]
+    assert names and all(name in PARAMETERS for name in names), names
