@@ -8,10 +8,10 @@ import numpy as np
 
 # Default views per robot: the camera looks at the middle of the arm's tabletop workspace.
 _DEFAULT_VIEW = {
-    "panda": ((1.25, 0.35, 0.75), (0.5, 0.0, 0.0)),
-    "xarm7": ((1.25, 0.35, 0.75), (0.5, 0.0, 0.0)),
-    "wx250s": ((0.85, 0.25, 0.55), (0.35, 0.0, 0.0)),
-    "wx250": ((0.85, 0.25, 0.55), (0.35, 0.0, 0.0)),
+    "panda": ((1.5, 0.6, 1.5), (0.3, 0.0, 0.1)),
+    "xarm7": ((1.5, 0.6, 1.5), (0.3, 0.0, 0.1)),
+    "wx250s": ((0.95, 0.4, 0.95), (0.2, 0.0, 0.07)),
+    "wx250": ((0.95, 0.4, 0.95), (0.2, 0.0, 0.07)),
 }
 
 
@@ -25,8 +25,8 @@ class CameraConfig:
     fy: float | None = None
     cx: float | None = None
     cy: float | None = None
-    position: tuple[float, float, float] = (1.25, 0.35, 0.75)
-    look_at: tuple[float, float, float] = (0.5, 0.0, 0.0)
+    position: tuple[float, float, float] = (1.5, 0.6, 1.5)
+    look_at: tuple[float, float, float] = (0.3, 0.0, 0.1)
     rate_hz: float = 15.0
     max_depth_m: float = 6.0  # beyond this, depth reads 0 (no return), as on a RealSense
     frame_id: str = "camera_color_optical_frame"
