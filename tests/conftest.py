@@ -48,13 +48,13 @@ def node(rclpy_context, request):
     n.destroy_node()
 
 
-class SimProcess:
-    """`polyarm sim` in its own process; stderr/stdout go to a log file shown on failure."""
+class NodeProcess:
+    """A `polyarm <command>` in its own process; stdout and stderr go to a log file shown on failure."""
 
-    def __init__(self, robot: str, tmp_path: Path, *extra: str):
-        self.log_path = tmp_path / f"sim_{robot}.log"
+    def __init__(self, command: str, name: str, tmp_path: Path, *args: str):
+        self.log_path = tmp_path / f"{command}_{name}.log"
         self._log = open(self.log_path, "w")
-        cmd = [sys.executable, "-m", "polyarm.cli", "sim", "--robot", robot, *extra]
+        cmd = [sys.executable, "-m", "polyarm.cli", command, *args]
         self.proc = subprocess.Popen(cmd, stdout=self._log, stderr=subprocess.STDOUT, cwd=REPO)
 
     def log(self) -> str:
@@ -74,15 +74,29 @@ class SimProcess:
 
 
 @pytest.fixture
-def start_sim(tmp_path):
-    sims = []
+def start_node(tmp_path):
+    """start_node("sim", "--robot", "panda", ...): started now, stopped (SIGINT) after the test,
+    which fails if a process did not exit cleanly."""
+    started = []
 
-    def start(robot: str, *extra: str) -> SimProcess:
-        sim = SimProcess(robot, tmp_path, *extra)
-        sims.append(sim)
-        return sim
+    def start(command: str, *args: str) -> NodeProcess:
+        name = args[args.index("--robot") + 1] if "--robot" in args else command
+        proc = NodeProcess(command, f"{name}_{len(started)}", tmp_path, *args)
+        started.append(proc)
+        return proc
 
     yield start
-    for sim in sims:
-        code = sim.stop()
-        assert code in (0, -signal.SIGINT), f"sim exited with {code}:\n{sim.log()}"
+    failures = []
+    for proc in reversed(started):
+        code = proc.stop()
+        if code not in (0, -signal.SIGINT):
+            failures.append(f"{proc.log_path.name} exited with {code}:\n{proc.log()}")
+    assert not failures, "\n".join(failures)
+
+
+@pytest.fixture
+def start_sim(start_node):
+    def start(robot: str, *extra: str) -> NodeProcess:
+        return start_node("sim", "--robot", robot, *extra)
+
+    return start

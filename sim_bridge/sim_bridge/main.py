@@ -47,7 +47,8 @@ def main(argv: list[str] | None = None) -> int:
     from rclpy.signals import SignalHandlerOptions
 
     # Our own SIGINT/SIGTERM handling: stop the sim threads first, then shut rclpy down.
-    signal.signal(signal.SIGTERM, _interrupt)
+    for sig in (signal.SIGINT, signal.SIGTERM):  # explicit: a shell's background job starts with SIGINT ignored
+        signal.signal(sig, _interrupt)
     rclpy.init(args=["sim", "--ros-args", *ros_args], signal_handler_options=SignalHandlerOptions.NO)
     node = None
     try:

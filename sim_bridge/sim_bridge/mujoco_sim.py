@@ -79,6 +79,7 @@ class MujocoSim:
         self._effort = np.zeros(self.robot.dof)
         self._effort_time = -np.inf
         self._hold_q: np.ndarray | None = None  # where a lapsed effort stream stopped the arm
+        self._tcp_wrench: np.ndarray | None = None  # external push at the TCP (tests, demos)
         self.data.ctrl[self._gripper_act] = self.gripper_open
         if self.robot.command_interface == "position":
             self.data.ctrl[self._arm_act] = q
@@ -149,11 +150,29 @@ class MujocoSim:
             raise CommandError(f"{what} command outside the limits: {', '.join(bad)}")
         return ordered
 
+    def apply_tcp_wrench(self, force, torque=(0.0, 0.0, 0.0)) -> None:
+        """An external force (N) and torque (N m), in base_link, acting at the TCP until changed.
+        The sim's stand-in for a person pushing the arm; zero removes it."""
+        wrench = np.concatenate([np.asarray(force, float), np.asarray(torque, float)])
+        if wrench.shape != (6,) or not np.all(np.isfinite(wrench)):
+            raise CommandError(f"TCP wrench must be 6 finite values, got {wrench}")
+        self._tcp_wrench = None if not np.any(wrench) else wrench
+        self.data.qfrc_applied[:] = 0.0
+
     # --------------------------------------------------------------- physics
     def step(self, n: int = 1) -> None:
         for _ in range(n):
             self._apply_arm_command()
+            self._apply_tcp_wrench()
             mujoco.mj_step(self.model, self.data)
+
+    def _apply_tcp_wrench(self) -> None:
+        if self._tcp_wrench is None:
+            return
+        site = self.model.site(self.robot.tcp_site)
+        self.data.qfrc_applied[:] = 0.0
+        mujoco.mj_applyFT(self.model, self.data, self._tcp_wrench[:3], self._tcp_wrench[3:],
+                          self.data.site_xpos[site.id], site.bodyid[0], self.data.qfrc_applied)
 
     def _apply_arm_command(self) -> None:
         ctrl = self.data.ctrl

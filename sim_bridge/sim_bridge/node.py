@@ -12,6 +12,7 @@ import time
 
 import numpy as np
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus
+from geometry_msgs.msg import WrenchStamped
 from polyarm_common import conversions as conv
 from polyarm_common.qos import COMMAND, SENSOR, STATE
 from polyarm_common.rate import RateMeter
@@ -54,6 +55,7 @@ class SimNode(Node):
         self._pub_diagnostics = self.create_publisher(DiagnosticArray, "/diagnostics", STATE)
         self.create_subscription(JointState, "joint_commands", self._on_joint_command, COMMAND)
         self.create_subscription(Float64, "gripper/command", self._on_gripper_command, COMMAND)
+        self.create_subscription(WrenchStamped, "sim/tcp_wrench", self._on_tcp_wrench, COMMAND)
         self.create_service(Trigger, "sim/reset", self._on_reset)
         self.create_timer(1.0, self._publish_diagnostics)
 
@@ -147,6 +149,18 @@ class SimNode(Node):
                 self.sim.command_gripper(msg.data)
         except CommandError as err:
             self._reject(f"gripper/command rejected: {err}")
+
+    def _on_tcp_wrench(self, msg: WrenchStamped) -> None:
+        f, t = msg.wrench.force, msg.wrench.torque
+        try:
+            if msg.header.frame_id not in ("", "base_link"):
+                raise CommandError(f"sim/tcp_wrench must be in base_link, got {msg.header.frame_id!r}")
+            with self._lock:
+                self.sim.apply_tcp_wrench([f.x, f.y, f.z], [t.x, t.y, t.z])
+        except CommandError as err:
+            self._reject(f"sim/tcp_wrench rejected: {err}")
+            return
+        self.get_logger().info(f"external wrench at the TCP: force ({f.x:.1f}, {f.y:.1f}, {f.z:.1f}) N")
 
     def _reject(self, message: str) -> None:
         self._counters["rejected_commands"] += 1

@@ -8,6 +8,7 @@ import sys
 # command: (module:function taking argv, one-line help)
 COMMANDS = {
     "sim": ("sim_bridge.main:main", "run the MuJoCo sim bridge for one arm (joint_states, camera, commands)"),
+    "controller": ("polyarm_control.main:main", "run the 100 Hz operational-space controller for one arm"),
     "monitor": ("polyarm.monitor:main", "list the topics in the graph with their message rates"),
     "demo": ("polyarm.demo:main", "start the simulated Panda and report what it streams"),
 }

@@ -1,0 +1,265 @@
+"""The controller in its own process against the sim bridge in another, driven from this one."""
+
+from __future__ import annotations
+
+import copy
+import math
+
+import numpy as np
+import pytest
+from conftest import Collector, spin_for, spin_until
+from diagnostic_msgs.msg import DiagnosticArray
+from geometry_msgs.msg import PoseStamped, WrenchStamped
+from polyarm_common.qos import COMMAND, STATE
+from polyarm_control.dynamics import RobotDynamics
+from polyarm_control.osc import task_space_inertia
+from polyarm_control.rotations import angle_between, from_rotation_vector, matrix_to_quat, quat_to_matrix
+from polyarm_description import ROBOTS, get_robot, joint_limits, load_model
+from rclpy.parameter import Parameter
+from rclpy.parameter_client import AsyncParameterClient
+from sensor_msgs.msg import JointState
+from std_srvs.srv import Trigger
+
+pytestmark = pytest.mark.ros
+
+
+class Arm:
+    """The graph as the test sees it: ee_pose, joint_states, commands and diagnostics, and a target publisher."""
+
+    def __init__(self, node, robot: str):
+        self.node, self.robot = node, get_robot(robot)
+        self.ee = Collector(node, PoseStamped, "controller/ee_pose", STATE)
+        self.states = Collector(node, JointState, "joint_states", STATE)
+        self.commands = Collector(node, JointState, "joint_commands", STATE)
+        self.diagnostics = Collector(node, DiagnosticArray, "/diagnostics", STATE)
+        self.target_pub = node.create_publisher(PoseStamped, "controller/target_pose", COMMAND)
+        spin_until(node, lambda: len(self.ee.messages) > 20, 40, "controller/ee_pose from the controller")
+        spin_until(node, lambda: self.target_pub.get_subscription_count() > 0, 10, "the controller's target subscription")
+
+    def pose(self) -> tuple[np.ndarray, np.ndarray]:
+        p, o = self.ee.last.pose.position, self.ee.last.pose.orientation
+        return np.array([p.x, p.y, p.z]), quat_to_matrix([o.x, o.y, o.z, o.w])
+
+    def send(self, position, rotation, frame_id="base_link") -> None:
+        msg = PoseStamped()
+        msg.header.frame_id = frame_id
+        msg.header.stamp = self.node.get_clock().now().to_msg()
+        msg.pose.position.x, msg.pose.position.y, msg.pose.position.z = map(float, position)
+        q = matrix_to_quat(rotation) if rotation is not None else [0.0, 0.0, 0.0, 1.0]
+        msg.pose.orientation.x, msg.pose.orientation.y, msg.pose.orientation.z, msg.pose.orientation.w = map(float, q)
+        self.target_pub.publish(msg)
+
+    def controller_status(self) -> dict:
+        for array in reversed(self.diagnostics.messages):
+            for status in array.status:
+                if status.name.startswith("controller"):
+                    return {kv.key: kv.value for kv in status.values}
+        return {}
+
+    def call(self, service: str) -> None:
+        client = self.node.create_client(Trigger, service)
+        assert client.wait_for_service(timeout_sec=10), service
+        future = client.call_async(Trigger.Request())
+        spin_until(self.node, future.done, 5, service)
+        assert future.result().success
+
+    def assert_every_command_was_safe(self) -> None:
+        """No published command ever held NaN or went beyond a limit."""
+        lim = joint_limits(load_model(self.robot), self.robot)
+        assert self.commands.messages, "the controller published no commands"
+        previous = None
+        for msg in self.commands.messages:
+            assert list(msg.name) == list(self.robot.arm_joints)
+            if self.robot.command_interface == "effort":
+                tau = np.array(msg.effort)
+                assert np.all(np.isfinite(tau)) and np.all(np.abs(tau) <= lim.effort + 1e-9)
+            else:
+                q = np.array(msg.position)
+                assert np.all(np.isfinite(q)) and np.all((q >= lim.lower) & (q <= lim.upper))
+                if previous is not None:  # at most one velocity-limited step per 10 ms tick
+                    assert np.all(np.abs(q - previous) <= lim.velocity * 0.01 + 1e-9)
+                previous = q
+
+
+@pytest.fixture
+def arm_graph(node, start_node):
+    """Start sim + controller for a robot and yield the Arm; every command is checked at the end."""
+    arms = []
+
+    def start(robot: str, *controller_args: str, sim_args=("--no-camera",)) -> Arm:
+        start_node("sim", "--robot", robot, *sim_args)
+        start_node("controller", "--robot", robot, *controller_args)
+        arm = Arm(node, robot)
+        arms.append(arm)
+        return arm
+
+    yield start
+    for arm in arms:
+        arm.assert_every_command_was_safe()
+
+
+def step_target(arm: Arm):
+    p0, R0 = arm.pose()
+    return p0 + np.array([0.03, 0.03, -0.028]), from_rotation_vector(math.radians(15) * np.array([0.0, 0.0, 1.0])) @ R0
+
+
+@pytest.mark.parametrize("robot", sorted(ROBOTS))
+def test_step_response_converges_without_overshoot(node, arm_graph, robot):
+    arm = arm_graph(robot)
+    start = arm.pose()[0]
+    target_p, target_R = step_target(arm)  # 5 cm and 15 degrees
+    arm.ee.clear()
+    arm.send(target_p, target_R)
+    spin_for(node, 1.5)
+    p, R = arm.pose()
+    assert np.linalg.norm(p - target_p) < 3e-3, f"{robot}: {1e3 * np.linalg.norm(p - target_p):.2f} mm at 1.5 s"
+    if robot != "wx250":  # 5 DoF: position only
+        assert math.degrees(angle_between(R, target_R)) < 1.0
+    step = target_p - start
+    progress = [np.dot(np.array([m.pose.position.x, m.pose.position.y, m.pose.position.z]) - start, step) / step.dot(step)
+                for m in arm.ee.messages]
+    assert max(progress) < 1.15, f"overshoot {100 * (max(progress) - 1):.1f}%"
+
+
+def set_gains(node, **gains) -> None:
+    client = AsyncParameterClient(node, "controller")
+    assert client.wait_for_services(timeout_sec=10)
+    future = client.set_parameters([Parameter(f"gains.{k}", value=v) for k, v in gains.items()])
+    spin_until(node, future.done, 5, "set_parameters")
+    assert all(r.successful for r in future.result().results), future.result()
+
+
+def push(node, force) -> None:
+    pub = node.create_publisher(WrenchStamped, "sim/tcp_wrench", COMMAND)
+    spin_until(node, lambda: pub.get_subscription_count() > 0, 10, "sim/tcp_wrench subscriber")
+    msg = WrenchStamped()
+    msg.header.frame_id = "base_link"
+    msg.wrench.force.x, msg.wrench.force.y, msg.wrench.force.z = map(float, force)
+    pub.publish(msg)
+
+
+def settle(node, arm: Arm, target_p, target_R, seconds: float) -> None:
+    """Keep the target fresh at 2 Hz, as a policy would, for `seconds`."""
+    for _ in range(int(seconds * 2)):
+        arm.send(target_p, target_R)
+        spin_for(node, 0.5)
+
+
+def test_panda_compliance_matches_impedance_and_osc_stiffness(node, arm_graph):
+    arm = arm_graph("panda", "--mode", "impedance")
+    target_p, target_R = arm.pose()
+    force = np.array([0.0, 10.0, 0.0])
+
+    set_gains(node, stiffness_position=600.0)
+    push(node, force)
+    settle(node, arm, target_p, target_R, 2.5)
+    displacement = arm.pose()[0] - target_p
+    expected = force / 600.0  # F / K
+    assert np.linalg.norm(displacement - expected) < 0.2 * np.linalg.norm(expected), displacement
+
+    push(node, [0, 0, 0])
+    settle(node, arm, target_p, target_R, 2.0)
+    assert np.linalg.norm(arm.pose()[0] - target_p) < 3e-3, "back on target once the push is gone"
+
+    set_gains(node, mode="osc", stiffness_position=150.0, stiffness_orientation=150.0)
+    push(node, force)
+    settle(node, arm, target_p, target_R, 2.5)
+    displacement = arm.pose()[0] - target_p
+    # what the law predicts: e = (Lambda Kp)^-1 F at the arm's current configuration
+    panda = get_robot("panda")
+    q = np.array([arm.states.last.position[arm.states.last.name.index(j)] for j in panda.arm_joints])
+    state = RobotDynamics(panda).state(q, np.zeros(7))
+    Lambda = task_space_inertia(state.J, np.linalg.inv(state.M), 0.01)
+    predicted = np.linalg.solve(Lambda * np.array([150.0] * 6), np.concatenate([force, np.zeros(3)]))[:3]
+    assert np.linalg.norm(displacement - predicted) < 0.2 * np.linalg.norm(predicted), (displacement, predicted)
+    push(node, [0, 0, 0])
+    settle(node, arm, target_p, target_R, 2.0)
+    assert np.linalg.norm(arm.pose()[0] - target_p) < 3e-3
+
+
+@pytest.mark.parametrize("robot", ["xarm7", "panda"])
+def test_stale_joint_states_make_the_controller_hold(node, arm_graph, robot):
+    relay = node.create_publisher(JointState, "relay/joint_states", STATE)  # the controller listens here
+    relaying = [True]
+
+    def forward(msg):
+        if relaying[0]:
+            relay.publish(msg)
+
+    node.create_subscription(JointState, "joint_states", forward, STATE)
+    arm = arm_graph(robot, "--ros-args", "-r", "joint_states:=relay/joint_states")
+    spin_until(node, lambda: "running" in arm.controller_status().get("status", "") or
+               "no target" in arm.controller_status().get("status", ""), 15, "the controller to see joint_states")
+    target_p, target_R = step_target(arm)
+    arm.send(target_p, target_R)
+    spin_for(node, 0.3)  # mid-motion
+    relaying[0] = False
+    spin_for(node, 0.5)
+    name_index = {n: i for i, n in enumerate(arm.states.last.name)}
+    rows = [name_index[j] for j in arm.robot.arm_joints]
+    q_after_stop = np.array(arm.states.last.position)[rows]
+    spin_for(node, 1.5)
+    q_later = np.array(arm.states.last.position)[rows]
+    assert np.abs(q_later - q_after_stop).max() < 2e-3, "the arm holds still"
+    spin_until(node, lambda: "joint_states stale" in arm.controller_status().get("status", ""), 3, "stale status")
+    if robot == "panda":
+        n = len(arm.commands.messages)
+        spin_for(node, 0.3)
+        assert len(arm.commands.messages) == n, "no torque is sent without fresh joint_states"
+
+
+def test_estop_stops_and_resume_continues_from_the_measured_pose(node, arm_graph):
+    arm = arm_graph("panda")
+    target_p, target_R = step_target(arm)
+    arm.send(target_p, target_R)
+    spin_for(node, 0.35)
+    arm.call("controller/stop")
+    spin_for(node, 0.5)
+    assert max(abs(v) for v in arm.states.last.velocity[:7]) < 0.01
+    stopped_at = arm.pose()[0]
+    arm.send(target_p + 0.05, target_R)  # ignored while stopped
+    spin_for(node, 1.0)
+    assert np.linalg.norm(arm.pose()[0] - stopped_at) < 2e-3
+    assert arm.controller_status()["mode"] == "stopped"
+    arm.call("controller/resume")
+    spin_for(node, 0.5)
+    assert np.linalg.norm(arm.pose()[0] - stopped_at) < 2e-3, "resume: no jump"
+    arm.send(target_p, target_R)
+    spin_for(node, 1.5)
+    assert np.linalg.norm(arm.pose()[0] - target_p) < 3e-3
+
+
+def test_bad_targets_are_rejected_or_clipped(node, arm_graph, start_node):
+    arm = arm_graph("panda")
+    p0, R0 = arm.pose()
+    arm.send([math.nan, p0[1], p0[2]], R0)
+    arm.send(p0 + 0.05, R0, frame_id="camera_color_optical_frame")
+    spin_for(node, 1.0)
+    assert np.linalg.norm(arm.pose()[0] - p0) < 1e-3, "the arm keeps its pose"
+    spin_until(node, lambda: int(arm.controller_status().get("rejected_targets", 0)) >= 2, 3, "rejections counted")
+    far = np.array([p0[0], 0.9, p0[2]])  # beyond the workspace box (|y| <= 0.45)
+    settle(node, arm, far, R0, 3.0)
+    assert abs(arm.pose()[0][1] - 0.45) < 5e-3, "clipped to the box edge"
+
+
+def test_hold_service_keeps_the_pose_and_ignores_targets(node, arm_graph):
+    arm = arm_graph("xarm7")
+    p0, R0 = arm.pose()
+    arm.call("controller/hold")
+    arm.send(p0 + np.array([0.05, 0, 0]), R0)
+    spin_for(node, 1.0)
+    assert np.linalg.norm(arm.pose()[0] - p0) < 1e-3
+    arm.call("controller/resume")
+    arm.send(p0 + np.array([0.05, 0, 0]), R0)
+    spin_for(node, 1.5)
+    assert np.linalg.norm(arm.pose()[0] - (p0 + np.array([0.05, 0, 0]))) < 3e-3
+
+
+def test_unknown_gain_values_are_refused_at_run_time(node, arm_graph):
+    arm_graph("wx250s")
+    client = AsyncParameterClient(node, "controller")
+    assert client.wait_for_services(timeout_sec=10)
+    future = client.set_parameters([Parameter("gains.mode", value="pid")])
+    spin_until(node, future.done, 5, "set_parameters")
+    result = future.result().results[0]
+    assert not result.successful and "valid modes" in result.reason
