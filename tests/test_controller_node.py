@@ -233,6 +233,7 @@ def test_bad_targets_are_rejected_or_clipped(node, arm_graph, start_node):
     arm = arm_graph("panda")
     p0, R0 = arm.pose()
     arm.send([math.nan, p0[1], p0[2]], R0)
+    spin_for(node, 0.3)  # targets are keep-last-1: let each arrive before the next
     arm.send(p0 + 0.05, R0, frame_id="camera_color_optical_frame")
     spin_for(node, 1.0)
     assert np.linalg.norm(arm.pose()[0] - p0) < 1e-3, "the arm keeps its pose"
