@@ -24,6 +24,7 @@ test: $(STAMP) check-gl
 
 bench: $(STAMP) check-gl
 	$(PY) bench/bench_sim.py
+	$(PY) bench/bench_controller.py
 
 
 check-gl:

@@ -34,15 +34,25 @@ def test_demo_starts_the_panda_sim_and_reports_its_topic_rates():
     assert rates["/camera/color/camera_info"] > 10 and rates["/diagnostics"] > 0
 
 
-def test_launch_file_names_an_existing_executable_and_parameters_the_node_declares():
-    from sim_bridge.main import PARAMETERS
+def node_parameters(package: str) -> set[str]:
+    if package == "sim_bridge":
+        from sim_bridge.main import PARAMETERS
 
-    tree = ast.parse((REPO / "launch" / "sim.launch.py").read_text())
+        return set(PARAMETERS)
+    from polyarm_control.config import DEFAULTS, flatten
+
+    return {"robot"} | set(flatten(DEFAULTS["panda"]))
+
+
+@pytest.mark.parametrize("launch_file", sorted((REPO / "launch").glob("*.launch.py")), ids=lambda p: p.name)
+def test_launch_files_name_existing_executables_and_declared_parameters(launch_file):
+    tree = ast.parse(launch_file.read_text())
     calls = [n for n in ast.walk(tree) if isinstance(n, ast.Call) and getattr(n.func, "id", "") == "Node"]
-    assert len(calls) == 1
-    kwargs = {k.arg: k.value for k in calls[0].keywords}
-    package, executable = kwargs["package"].value, kwargs["executable"].value
-    setup = (REPO / package / "setup.py").read_text()
-    assert f'"{executable} = ' in setup
-    names = [k.value for d in ast.walk(kwargs["parameters"]) if isinstance(d, ast.Dict) for k in d.keys]
-    assert names and all(name in PARAMETERS for name in names), names
+    assert calls
+    for call in calls:
+        kwargs = {k.arg: k.value for k in call.keywords}
+        package, executable = kwargs["package"].value, kwargs["executable"].value
+        setup = next(p for p in (REPO / "ros2_ws" / "src" / package / "setup.py", REPO / package / "setup.py") if p.exists()).read_text()
+        assert f'"{executable} = ' in setup, f"{package} has no console script {executable}"
+        names = [k.value for d in ast.walk(kwargs["parameters"]) if isinstance(d, ast.Dict) for k in d.keys]
+        assert names and set(names) <= node_parameters(package), names

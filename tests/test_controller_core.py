@@ -25,14 +25,14 @@ def test_identity_mass_matrix_and_jacobian_give_the_pd_law():
     v = np.array([0.1, 0.0, -0.2, 0.0, 0.3, 0.0])
     q = np.zeros(6)
     gains = OSCGains(mode="osc", stiffness_position=100.0, stiffness_orientation=49.0, damping_ratio=1.0, nullspace_stiffness=0.0)
-    tau, F = osc_torque(gains, np.eye(6), np.eye(6), e, v, q, np.zeros(6), q)
+    tau, F = osc_torque(gains, np.eye(6), np.eye(6), e, -v, q, np.zeros(6), q)  # still reference: edot = -v
     kp = np.array([100.0] * 3 + [49.0] * 3)
     expected = kp * e - 2.0 * np.sqrt(kp) * v  # Lambda = I: F = Kp e - 2 sqrt(Kp) v
     assert np.allclose(F, expected) and np.allclose(tau, expected)
 
     gains = OSCGains(mode="impedance", stiffness_position=500.0, stiffness_orientation=20.0, damping_ratio=0.7, nullspace_stiffness=0.0)
     M = 2.0 * np.eye(6)  # Lambda = 2 I: D = 2 zeta sqrt(K * 2)
-    tau, F = osc_torque(gains, np.eye(6), M, e, v, q, np.zeros(6), q)
+    tau, F = osc_torque(gains, np.eye(6), M, e, -v, q, np.zeros(6), q)
     K = np.array([500.0] * 3 + [20.0] * 3)
     assert np.allclose(F, K * e - 2 * 0.7 * np.sqrt(K * 2.0) * v)
 
@@ -55,7 +55,7 @@ def test_two_link_planar_arm_matches_the_task_space_formulas():
     e = np.zeros(6)
     e[:2] = (0.02, -0.01)
     gains = OSCGains(mode="osc", stiffness_position=64.0, nullspace_stiffness=0.0)
-    tau, F = osc_torque(gains, J, M, e, J @ qd, q, qd, q)
+    tau, F = osc_torque(gains, J, M, e, -(J @ qd), q, qd, q)
     Lambda = np.linalg.inv(J2 @ np.linalg.inv(M) @ J2.T)  # by hand, 2x2
     F_xy = Lambda @ (64.0 * e[:2] - 16.0 * (J2 @ qd))
     assert np.allclose(F[:2], F_xy) and np.allclose(F[2:], 0.0)

@@ -47,7 +47,7 @@ class ControllerCore:
         self.guard = CommandGuard(self.limits, robot.command_interface, 1.0 / config.rate_hz)
         self.posture = self.dynamics.home()
         self.mode = RUNNING
-        self._index = {name: i for i, name in enumerate(robot.arm_joints)}
+        self._rows_key, self._rows = None, []
         self._q = self._qd = None
         self._state_time = self._target_time = None
         self._q_stop = None
@@ -56,16 +56,22 @@ class ControllerCore:
     # ------------------------------------------------------------------ inputs
     def joint_state(self, names, positions, velocities, now: float) -> None:
         """Take the arm joints out of a joint_states message (other joints, e.g. fingers, are ignored)."""
-        index = {n: i for i, n in enumerate(names)}
-        missing = [j for j in self.robot.arm_joints if j not in index]
-        if missing:
-            raise ValueError(f"joint_states lacks joints {missing}")
-        rows = [index[j] for j in self.robot.arm_joints]
+        rows = self._rows_for(tuple(names))
         q = np.asarray(positions, dtype=float)[rows]
         qd = np.asarray(velocities, dtype=float)[rows] if len(velocities) else np.zeros(len(rows))
         if not (np.all(np.isfinite(q)) and np.all(np.isfinite(qd))):
             raise ValueError("joint_states holds NaN or inf")
         self._q, self._qd, self._state_time = q, qd, now
+
+    def _rows_for(self, names: tuple) -> list[int]:
+        """Where the arm joints sit in a joint_states message (cached: drivers keep one order)."""
+        if names != self._rows_key:
+            index = {n: i for i, n in enumerate(names)}
+            missing = [j for j in self.robot.arm_joints if j not in index]
+            if missing:
+                raise ValueError(f"joint_states lacks joints {missing}")
+            self._rows_key, self._rows = names, [index[j] for j in self.robot.arm_joints]
+        return self._rows
 
     def target(self, position, quaternion_xyzw, frame_id: str, now: float) -> str | None:
         """Accept a target pose; returns a note when it was clipped. Raises TargetError when refused."""
@@ -130,11 +136,13 @@ class ControllerCore:
 
     def _law(self, reference: Pose):
         gains, posture = self.config.gains, self.posture
+        reference_velocity = self.interpolator.velocity
 
         def law(state: ArmState) -> np.ndarray:
             error = np.concatenate([reference.position - state.tcp_position,
                                     orientation_error(reference.rotation, state.tcp_rotation)])
-            return osc_torque(gains, state.J, state.M, error, state.tcp_velocity, state.q, state.qd, posture)[0]
+            error_velocity = reference_velocity - state.tcp_velocity
+            return osc_torque(gains, state.J, state.M, error, error_velocity, state.q, state.qd, posture)[0]
 
         return law
 

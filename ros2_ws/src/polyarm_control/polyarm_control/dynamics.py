@@ -41,6 +41,7 @@ class RobotDynamics:
         self._qadr = np.array([m.joint(n).qposadr[0] for n in robot.arm_joints])
         self._dof = np.array([m.joint(n).dofadr[0] for n in robot.arm_joints])
         self._site = m.site(robot.tcp_site).id
+        self._arm_block = np.ix_(self._dof, self._dof)
         self._full_M = np.zeros((m.nv, m.nv))
         self._jacp, self._jacr = np.zeros((3, m.nv)), np.zeros((3, m.nv))
         # Every moving body of the descriptions has gravcomp="1", so MuJoCo's qfrc_gravcomp is g(q).
@@ -58,7 +59,7 @@ class RobotDynamics:
         return ArmState(
             q=np.array(q, dtype=float),
             qd=np.array(qd, dtype=float),
-            M=self._full_M[np.ix_(dof, dof)].copy(),
+            M=self._full_M[self._arm_block],
             J=np.vstack([self._jacp[:, dof], self._jacr[:, dof]]),
             coriolis=d.qfrc_bias[dof] - gravity,
             gravity=gravity,

@@ -11,7 +11,11 @@ from polyarm_description import ROBOTS
 
 
 def request_sched_fifo(priority: int) -> str:
-    """Ask the kernel for SCHED_FIFO on this thread (the executor's); say what came of it."""
+    """Ask the kernel for SCHED_FIFO for this process; say what came of it.
+
+    Called before rclpy starts, so the DDS threads the executor waits on inherit the policy: with only
+    the executor real-time, a DDS thread preempted by a CPU-bound neighbour stalled it (priority
+    inversion, 60 ms periods measured). The threads sleep between events, so they do not starve others."""
     if priority <= 0:
         return "not requested"
     try:
@@ -45,12 +49,12 @@ def main(argv: list[str] | None = None) -> int:
 
     for sig in (signal.SIGINT, signal.SIGTERM):  # explicit: a shell's background job starts with SIGINT ignored
         signal.signal(sig, _interrupt)
+    sched = request_sched_fifo(args.realtime_priority)  # before rclpy.init: its threads inherit the policy
     rclpy.init(args=["controller", "--ros-args", *ros_args], signal_handler_options=SignalHandlerOptions.NO)
     given = {"robot": args.robot, "gains.mode": args.mode}
     overrides = [Parameter(k, value=v) for k, v in given.items() if v is not None]
     node = None
     try:
-        sched = request_sched_fifo(args.realtime_priority)  # after rclpy.init: DDS threads keep normal priority
         node = ControllerNode(overrides, sched)
         rclpy.spin(node)
     except (KeyboardInterrupt, ExternalShutdownException):

@@ -1,12 +1,15 @@
 """The operational-space law (Khatib 1987), as robosuite's OSC_POSE writes it, plus physical impedance.
 
     Lambda = (J M^-1 J^T)^-1                     task-space inertia, filtered near singularities
-    mode "osc":       F = Lambda (Kp e - Kd xdot),  Kd = 2 zeta sqrt(Kp)      (per axis)
-    mode "impedance": F = K e - D xdot,             D  = 2 zeta sqrt(K diag(Lambda))  (N/m, N m/rad)
+    mode "osc":       F = Lambda (Kp e + Kd edot),  Kd = 2 zeta sqrt(Kp)      (per axis)
+    mode "impedance": F = K e + D edot,             D  = 2 zeta sqrt(K diag(Lambda))  (N/m, N m/rad)
     tau = J^T F + N^T M (kp_null (q_posture - q) - kd_null qdot)
     N^T = I - J^T Jbar^T,  Jbar = M^-1 J^T Lambda   (dynamically consistent null space)
 
-e stacks the position error (m) and the orientation error (rotation vector, rad). For arms with
+e stacks the position error (m) and the orientation error (rotation vector, rad); edot is the
+reference's velocity minus the TCP's, so the damping acts on the tracking error and a moving
+reference is followed without the lag that damping the absolute velocity (robosuite's -Kd xdot)
+costs; for a still reference the two are the same. For arms with
 fewer than 6 joints the orientation stiffness is weighted down (`orientation_weight`, damping
 following the weighted stiffness) and the filtered inverse drops the direction the arm cannot move
 in: a weighted, damped least-squares fit that puts position first and orientation as well as the
@@ -79,7 +82,7 @@ def osc_torque(
     J: np.ndarray,
     M: np.ndarray,
     error: np.ndarray,
-    tcp_velocity: np.ndarray,
+    error_velocity: np.ndarray,
     q: np.ndarray,
     qd: np.ndarray,
     q_posture: np.ndarray,
@@ -89,9 +92,9 @@ def osc_torque(
     Lambda = task_space_inertia(J, M_inv, gains.singular_value_threshold)
     damping = gains.damping(np.diag(Lambda))
     if gains.mode == "osc":
-        F = Lambda @ (gains.stiffness * error - damping * tcp_velocity)
+        F = Lambda @ (gains.stiffness * error + damping * error_velocity)
     else:
-        F = gains.stiffness * error - damping * tcp_velocity
+        F = gains.stiffness * error + damping * error_velocity
     tau_task = J.T @ F
     J_bar = M_inv @ J.T @ Lambda
     N_T = np.eye(len(q)) - J.T @ J_bar.T

@@ -70,11 +70,13 @@ class ReferenceInterpolator:
         self._start: Pose | None = None
         self._t_start = self._last_target_time = None
         self.period = default_period
+        self.velocity = np.zeros(6)  # of the reference: linear (m/s) over angular (rad/s), base frame
 
     def reset(self, pose: Pose, now: float) -> None:
         """Hold `pose` exactly: no jump at start or after an e-stop."""
         self.reference = self.target = self._start = pose
         self._t_start, self._last_target_time, self.period = now, None, self.default_period
+        self.velocity = np.zeros(6)
 
     def set_target(self, pose: Pose, now: float) -> None:
         if self._last_target_time is not None:
@@ -89,15 +91,24 @@ class ReferenceInterpolator:
         self._t_start = now
 
     def update(self, now: float, dt: float) -> Pose:
+        if self.reference is self.target:  # arrived (or holding): nothing moves
+            self.velocity = np.zeros(6)
+            return self.reference
         s = (now - self._t_start) / max(self.period, 1e-6)
         s = min_jerk(s) if self.profile == "min_jerk" else min(max(s, 0.0), 1.0)
         start, target = self._start, self.target
         position = start.position + s * (target.position - start.position)
         rotation = from_rotation_vector(s * orientation_error(target.rotation, start.rotation)) @ start.rotation
-        self.reference = self._limit_step(Pose(position, rotation), dt)
+        step, turn = self._limited_step(Pose(position, rotation), dt)
+        previous = self.reference
+        self.reference = Pose(previous.position + step, from_rotation_vector(turn) @ previous.rotation)
+        self.velocity = np.concatenate([step, turn]) / dt
+        if s >= 1.0 and np.array_equal(self.reference.position, target.position) and not np.any(turn):
+            self.reference = self.target  # arrived exactly
         return self.reference
 
-    def _limit_step(self, desired: Pose, dt: float) -> Pose:
+    def _limited_step(self, desired: Pose, dt: float) -> tuple[np.ndarray, np.ndarray]:
+        """The step toward `desired`, bounded by the linear and angular speed limits."""
         ref = self.reference
         step = desired.position - ref.position
         max_step = self.max_linear_speed * dt
@@ -107,4 +118,4 @@ class ReferenceInterpolator:
         max_turn = self.max_angular_speed * dt
         if np.linalg.norm(turn) > max_turn:
             turn *= max_turn / np.linalg.norm(turn)
-        return Pose(ref.position + step, from_rotation_vector(turn) @ ref.rotation)
+        return step, turn

@@ -1,45 +1,43 @@
-"""Rotations as 3x3 matrices and unit quaternions in ROS order (x, y, z, w)."""
+"""Rotations as 3x3 matrices and unit quaternions in ROS order (x, y, z, w).
+
+The arithmetic is MuJoCo's (mju_* quaternion functions, scalar first); this module only converts
+between its (w, x, y, z) and ROS's (x, y, z, w) orders.
+"""
 
 from __future__ import annotations
 
+import mujoco
 import numpy as np
 
 
-def quat_to_matrix(q) -> np.ndarray:
-    x, y, z, w = np.asarray(q, dtype=float) / np.linalg.norm(q)
-    return np.array([
-        [1 - 2 * (y * y + z * z), 2 * (x * y - z * w), 2 * (x * z + y * w)],
-        [2 * (x * y + z * w), 1 - 2 * (x * x + z * z), 2 * (y * z - x * w)],
-        [2 * (x * z - y * w), 2 * (y * z + x * w), 1 - 2 * (x * x + y * y)],
-    ])
+def _wxyz(R) -> np.ndarray:
+    q = np.empty(4)
+    mujoco.mju_mat2Quat(q, np.ascontiguousarray(R, dtype=float).ravel())
+    return q
+
+
+def quat_to_matrix(q_xyzw) -> np.ndarray:
+    x, y, z, w = np.asarray(q_xyzw, dtype=float) / np.linalg.norm(q_xyzw)
+    R = np.empty(9)
+    mujoco.mju_quat2Mat(R, np.array([w, x, y, z]))
+    return R.reshape(3, 3)
 
 
 def matrix_to_quat(R) -> np.ndarray:
     """Unit quaternion (x, y, z, w) with w >= 0."""
-    R = np.asarray(R, dtype=float)
-    t = np.trace(R)
-    if t > 0:
-        s = 2.0 * np.sqrt(1.0 + t)
-        q = np.array([(R[2, 1] - R[1, 2]) / s, (R[0, 2] - R[2, 0]) / s, (R[1, 0] - R[0, 1]) / s, 0.25 * s])
-    else:
-        i = int(np.argmax(np.diag(R)))
-        j, k = (i + 1) % 3, (i + 2) % 3
-        s = 2.0 * np.sqrt(1.0 + R[i, i] - R[j, j] - R[k, k])
-        q = np.empty(4)
-        q[i], q[j], q[k] = 0.25 * s, (R[j, i] + R[i, j]) / s, (R[k, i] + R[i, k]) / s
-        q[3] = (R[k, j] - R[j, k]) / s
-    q /= np.linalg.norm(q)
-    return q if q[3] >= 0 else -q
+    w, x, y, z = _wxyz(R)
+    q = np.array([x, y, z, w])
+    return q if w >= 0 else -q
 
 
 def rotation_vector(R) -> np.ndarray:
     """Axis times angle (rad) of rotation R, angle in [0, pi]."""
-    q = matrix_to_quat(R)
-    sin_half = np.linalg.norm(q[:3])
-    if sin_half < 1e-12:
-        return np.zeros(3)
-    angle = 2.0 * np.arctan2(sin_half, q[3])
-    return q[:3] / sin_half * angle
+    q = _wxyz(R)
+    if q[0] < 0:
+        q = -q  # the short way round
+    v = np.empty(3)
+    mujoco.mju_quat2Vel(v, q, 1.0)
+    return v
 
 
 def from_rotation_vector(v) -> np.ndarray:
@@ -47,15 +45,24 @@ def from_rotation_vector(v) -> np.ndarray:
     angle = np.linalg.norm(v)
     if angle < 1e-12:
         return np.eye(3)
-    k = v / angle
-    K = np.array([[0, -k[2], k[1]], [k[2], 0, -k[0]], [-k[1], k[0], 0]])
-    return np.eye(3) + np.sin(angle) * K + (1 - np.cos(angle)) * K @ K
+    q, R = np.empty(4), np.empty(9)
+    mujoco.mju_axisAngle2Quat(q, v / angle, angle)
+    mujoco.mju_quat2Mat(R, q)
+    return R.reshape(3, 3)
 
 
 def orientation_error(R_desired, R_current) -> np.ndarray:
     """The rotation vector (base frame) that turns the current orientation into the desired one,
-    by the shortest path: log(R_d R_c^T), taken through quaternions."""
-    return rotation_vector(np.asarray(R_desired) @ np.asarray(R_current).T)
+    by the shortest path: log(q_d q_c^-1), from the two quaternions."""
+    qd, qc = _wxyz(R_desired), _wxyz(R_current)
+    qc_inv, q = np.empty(4), np.empty(4)
+    mujoco.mju_negQuat(qc_inv, qc)
+    mujoco.mju_mulQuat(q, qd, qc_inv)
+    if q[0] < 0:
+        q = -q
+    v = np.empty(3)
+    mujoco.mju_quat2Vel(v, q, 1.0)
+    return v
 
 
 def angle_between(R_a, R_b) -> float:
