@@ -264,3 +264,16 @@ def test_unknown_gain_values_are_refused_at_run_time(node, arm_graph):
     spin_until(node, future.done, 5, "set_parameters")
     result = future.result().results[0]
     assert not result.successful and "valid modes" in result.reason
+
+
+@pytest.mark.parametrize("args, expected", [
+    (["--robot", "ur5"], "invalid choice: 'ur5'"),
+    (["--ros-args", "-p", "robot:=ur5"], "valid robots: panda, wx250, wx250s, xarm7"),
+    (["--robot", "panda", "--ros-args", "-p", "gains.mode:=pid"], "valid modes: osc, impedance"),
+])
+def test_controller_refuses_unknown_robots_and_modes_with_the_choices(args, expected):
+    import subprocess
+    import sys
+
+    done = subprocess.run([sys.executable, "-m", "polyarm.cli", "controller", *args], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 2 and expected in done.stderr, done.stderr

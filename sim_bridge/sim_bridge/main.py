@@ -6,7 +6,6 @@ Environment (Fast DDS profile, headless GL backend) is set here, before rclpy or
 from __future__ import annotations
 
 import argparse
-import signal
 import sys
 
 from polyarm_description import ROBOTS
@@ -32,6 +31,7 @@ PARAMETERS = {  # name: (default, description)
 
 def main(argv: list[str] | None = None) -> int:
     args, ros_args = parse_args(argv)
+    from polyarm_common.entry import run_node
     from polyarm_common.ros_env import configure_ros_environment
 
     from sim_bridge.rendering import RenderBackendError, configure_gl_backend
@@ -42,17 +42,10 @@ def main(argv: list[str] | None = None) -> int:
         configure_gl_backend()
     except RenderBackendError as err:  # only fatal if the camera is on (parameters decide that)
         gl_error = err
-    import rclpy
-    from rclpy.executors import ExternalShutdownException
-    from rclpy.signals import SignalHandlerOptions
 
-    # Our own SIGINT/SIGTERM handling: stop the sim threads first, then shut rclpy down.
-    for sig in (signal.SIGINT, signal.SIGTERM):  # explicit: a shell's background job starts with SIGINT ignored
-        signal.signal(sig, _interrupt)
-    rclpy.init(args=["sim", "--ros-args", *ros_args], signal_handler_options=SignalHandlerOptions.NO)
-    node = None
-    try:
-        node = _make_node(args)
+    def spin(node) -> int:
+        import rclpy
+
         if node.camera is not None and gl_error is not None:
             print(f"polyarm sim: {gl_error}", file=sys.stderr)
             return 1
@@ -61,22 +54,9 @@ def main(argv: list[str] | None = None) -> int:
         if node.failure is not None:
             print(f"polyarm sim: {node.failure}", file=sys.stderr)
             return 1
-    except (KeyboardInterrupt, ExternalShutdownException):
-        pass
-    except ValueError as err:  # bad parameter values, named in the message
-        print(f"polyarm sim: {err}", file=sys.stderr)
-        return 2
-    finally:
-        if node is not None:
-            node.close()
-            node.destroy_node()
-        if rclpy.ok():
-            rclpy.shutdown()
-    return 0
+        return 0
 
-
-def _interrupt(signum, frame):
-    raise KeyboardInterrupt
+    return run_node("sim", ros_args, lambda: _make_node(args), spin)
 
 
 def parse_args(argv):
@@ -88,16 +68,14 @@ def parse_args(argv):
     parser.add_argument("--height", type=int, help="camera height, px")
     parser.add_argument("--camera-rate", type=float, help="camera frames per second")
     parser.add_argument("--physics-rate", type=float, help="physics steps per second")
-    argv = sys.argv[1:] if argv is None else list(argv)
-    ros_args = []
-    if "--ros-args" in argv:
-        i = argv.index("--ros-args")
-        argv, ros_args = argv[:i], argv[i + 1 :]
-    return parser.parse_args(argv), ros_args
+    from polyarm_common.entry import split_ros_args
+
+    own, ros_args = split_ros_args(argv)
+    return parser.parse_args(own), ros_args
 
 
 def _make_node(args):
-    from rclpy.parameter import Parameter
+    from polyarm_common.entry import parameter_overrides
 
     from sim_bridge.node import SimNode
 
@@ -110,8 +88,7 @@ def _make_node(args):
         "camera.rate": args.camera_rate,
         "physics_rate": args.physics_rate,
     }
-    overrides = [Parameter(k, value=v) for k, v in given.items() if v is not None]
-    return SimNode(PARAMETERS, overrides)
+    return SimNode(PARAMETERS, parameter_overrides(given))
 
 
 if __name__ == "__main__":
