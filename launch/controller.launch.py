@@ -4,10 +4,11 @@ The 100 Hz operational-space controller for one arm, in its own process, on a ma
 Jazzy sourced and the workspace built with colcon. Start the sim (sim.launch.py) or a driver beside it.
 """
 
-from launch import LaunchDescription
 from launch.actions import DeclareLaunchArgument
 from launch.substitutions import LaunchConfiguration
 from launch_ros.actions import Node
+
+from launch import LaunchDescription
 
 ROBOTS = ["panda", "xarm7", "wx250s", "wx250"]
 

@@ -5,11 +5,12 @@ with colcon. The node sets polyarm's Fast DDS shared-memory profile itself unles
 FASTRTPS_DEFAULT_PROFILES_FILE is already set.
 """
 
-from launch import LaunchDescription
 from launch.actions import DeclareLaunchArgument
 from launch.substitutions import LaunchConfiguration
 from launch_ros.actions import Node
 from launch_ros.parameter_descriptions import ParameterValue
+
+from launch import LaunchDescription
 
 ROBOTS = ["panda", "xarm7", "wx250s", "wx250"]
 

@@ -12,8 +12,13 @@ from polyarm_control.core import STOPPED
 from polyarm_control.limits import CommandGuard
 from polyarm_control.osc import OSCGains, filtered_inverse, osc_torque
 from polyarm_control.reference import Pose, ReferenceInterpolator, TargetError, Workspace, min_jerk, validate_target
-from polyarm_control.rotations import (angle_between, from_rotation_vector, matrix_to_quat, orientation_error,
-                                       quat_to_matrix)
+from polyarm_control.rotations import (
+    angle_between,
+    from_rotation_vector,
+    matrix_to_quat,
+    orientation_error,
+    quat_to_matrix,
+)
 from polyarm_description import ROBOTS, get_robot, joint_limits, load_model
 from sim_bridge.controlled import ControlledSim
 

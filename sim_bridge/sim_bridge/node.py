@@ -17,6 +17,7 @@ from polyarm_common import conversions as conv
 from polyarm_common.qos import COMMAND, SENSOR, STATE
 from polyarm_common.rate import RateMeter
 from polyarm_description import get_robot
+from rcl_interfaces.msg import ParameterDescriptor
 from rclpy.node import Node
 from rosgraph_msgs.msg import Clock
 from sensor_msgs.msg import CameraInfo, Image, JointState
@@ -33,7 +34,7 @@ class SimNode(Node):
     def __init__(self, parameters: dict, overrides=()):
         super().__init__("sim", parameter_overrides=list(overrides))
         for name, (default, description) in parameters.items():
-            self.declare_parameter(name, default)
+            self.declare_parameter(name, default, ParameterDescriptor(description=description))
         p = {name: self.get_parameter(name).value for name in parameters}
         robot = get_robot(p["robot"])  # UnknownRobotError (a ValueError) lists the valid robots
         self.camera = _camera_config(robot.name, p) if p["camera.enabled"] else None
