@@ -33,6 +33,7 @@ class Arm:
         self.diagnostics = Collector(node, DiagnosticArray, "/diagnostics", STATE)
         self.target_pub = node.create_publisher(PoseStamped, "controller/target_pose", COMMAND)
         spin_until(node, lambda: len(self.ee.messages) > 20, 40, "controller/ee_pose from the controller")
+        spin_until(node, lambda: len(self.states.messages) > 5, 20, "joint_states from the sim")
         spin_until(node, lambda: self.target_pub.get_subscription_count() > 0, 10, "the controller's target subscription")
 
     def pose(self) -> tuple[np.ndarray, np.ndarray]:
