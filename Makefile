@@ -6,7 +6,7 @@ PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 PIP := $(PY) -m pip
-PACKAGES := ros2_ws/src/polyarm_common ros2_ws/src/polyarm_description ros2_ws/src/polyarm_control sim_bridge ros2_ws/src/polyarm
+PACKAGES := ros2_ws/src/polyarm_common ros2_ws/src/polyarm_description ros2_ws/src/polyarm_control policy_server sim_bridge ros2_ws/src/polyarm
 STAMP := $(VENV)/.polyarm-installed
 SYSTEM_ROS := $(shell [ "$$ROS_DISTRO" = jazzy ] && $(PYTHON) -c 'import rclpy' 2>/dev/null && echo yes)
 

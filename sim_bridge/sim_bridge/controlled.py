@@ -17,13 +17,23 @@ from sim_bridge.mujoco_sim import MujocoSim
 
 
 class ControlledSim:
-    def __init__(self, robot: RobotSpec, config: ControllerConfig | None = None, camera: CameraConfig | None = None):
-        self.sim = MujocoSim(robot, camera)
+    def __init__(self, robot: RobotSpec, config: ControllerConfig | None = None, camera: CameraConfig | None = None,
+                 task=None):
+        self.sim = MujocoSim(robot, camera, task=task)
         self.config = config or default_config(robot.name)
         self.controller = ControllerCore(robot, self.config)
         self.substeps = round(1.0 / (self.config.rate_hz * self.sim.timestep))
         self.last: TickOutput | None = None
         self.tick()  # the controller starts holding the pose it finds
+
+    def reset(self, rng=None) -> None:
+        """A new episode: the sim back home with the task's objects placed from `rng`, and the
+        controller restarted from the measured pose (as after controller/resume)."""
+        self.sim.reset(rng=rng)
+        state = self.sim.joint_state()
+        self.controller.joint_state(state.names, state.position, state.velocity, self.time)
+        self.controller.resume(self.time)
+        self.tick()
 
     @property
     def time(self) -> float:

@@ -38,10 +38,12 @@ class MujocoSim:
         camera: CameraConfig | None = None,
         physics_rate: float = 1000.0,
         effort_timeout: float = 0.1,
+        task=None,
     ):
         self.robot = robot
         self.camera = camera
-        self.spec = build_scene(robot, camera, physics_rate)
+        self.task = task
+        self.spec = build_scene(robot, camera, physics_rate, task)
         self.model = self.spec.compile()
         self.data = mujoco.MjData(self.model)
         self.limits = joint_limits(self.model, robot)
@@ -58,6 +60,7 @@ class MujocoSim:
         self._index = {name: i for i, name in enumerate(robot.arm_joints)}
         self.joint_names = list(robot.arm_joints) + list(robot.finger_joints)
         self._home = self._home_pose()
+        self._tcp_wrench: np.ndarray | None = None  # external push at the TCP (tests, demos)
         self.reset()
 
     # ---------------------------------------------------------------- state
@@ -69,8 +72,9 @@ class MujocoSim:
     def timestep(self) -> float:
         return float(self.model.opt.timestep)
 
-    def reset(self, arm_qpos: np.ndarray | None = None) -> None:
-        """Back to the home pose (or arm_qpos), at rest, holding it, gripper open."""
+    def reset(self, arm_qpos: np.ndarray | None = None, rng: np.random.Generator | None = None) -> None:
+        """Back to the home pose (or arm_qpos), at rest, holding it, gripper open; the task's
+        objects placed afresh from `rng` (seeded: the same placement for the same seed)."""
         mujoco.mj_resetData(self.model, self.data)
         q = self._home if arm_qpos is None else np.asarray(arm_qpos, dtype=float)
         self.data.qpos[self._arm_qpos] = q
@@ -79,11 +83,17 @@ class MujocoSim:
         self._effort = np.zeros(self.robot.dof)
         self._effort_time = -np.inf
         self._hold_q: np.ndarray | None = None  # where a lapsed effort stream stopped the arm
-        self._tcp_wrench: np.ndarray | None = None  # external push at the TCP (tests, demos)
         self.data.ctrl[self._gripper_act] = self.gripper_open
         if self.robot.command_interface == "position":
             self.data.ctrl[self._arm_act] = q
+        self._tcp_wrench = None
+        if self.task is not None:
+            self.task.reset(self.model, self.data, rng if rng is not None else np.random.default_rng())
         mujoco.mj_forward(self.model, self.data)
+
+    def success(self) -> bool:
+        """The task's success detector on the current state (False without a task)."""
+        return self.task is not None and self.task.success(self.model, self.data, self.tcp_pose()[0])
 
     def joint_state(self) -> JointStateSample:
         idx_q = np.concatenate([self._arm_qpos, self._finger_qpos])

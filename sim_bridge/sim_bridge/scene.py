@@ -1,7 +1,7 @@
 """The tabletop scene: a robot from polyarm_description on a table, lights, and the fixed camera.
 
 Built with MjSpec on top of the robot's own MJCF, so the robot keeps its names, defaults and
-actuators; later issues add task objects to the same spec.
+actuators; a task (sim_bridge.tasks) adds its objects to the same spec.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ FLOOR_Z = -0.75
 SCENE_CONTYPE, SCENE_CONAFFINITY = 1, 3
 
 
-def build_scene(robot: RobotSpec, camera: CameraConfig | None, physics_rate: float = 1000.0) -> mujoco.MjSpec:
+def build_scene(robot: RobotSpec, camera: CameraConfig | None, physics_rate: float = 1000.0, task=None) -> mujoco.MjSpec:
     if physics_rate < 500:
         raise ValueError(f"physics rate {physics_rate} Hz is below the 500 Hz minimum")
     spec = mujoco.MjSpec.from_file(str(robot.mjcf_path))
@@ -28,6 +28,8 @@ def build_scene(robot: RobotSpec, camera: CameraConfig | None, physics_rate: flo
     for key in list(spec.keys):  # the robot's keyframe does not cover scene objects; MujocoSim sets home
         spec.delete(key)
     _add_environment(spec)
+    if task is not None:
+        task.build(spec)
     if camera is not None:
         _add_camera(spec, camera)
     return spec

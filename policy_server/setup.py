@@ -1,0 +1,17 @@
+from setuptools import find_packages, setup
+
+package_name = "policy_server"
+
+setup(
+    name=package_name,
+    version="0.1.0",
+    packages=find_packages(exclude=["test"]),
+    data_files=[
+        ("share/ament_index/resource_index/packages", [f"resource/{package_name}"]),
+        (f"share/{package_name}", ["package.xml"]),
+    ],
+    install_requires=["setuptools", "numpy"],
+    zip_safe=False,
+    description="polyarm policy I/O adapters (and, later, models and the policy-server node).",
+    license="Apache-2.0",
+)

@@ -1,0 +1,117 @@
+"""Gymnasium environments: one per task and arm, with the policy I/O of docs/architecture.md.
+
+Each step turns the action into a controller target through the policy server's ActionAdapter, then
+runs the controller's own core (ControllerCore, the one the controller node runs) at 100 Hz for one
+policy period on the MuJoCo physics; the observation is the scene camera's frame through the policy
+server's ObservationAdapter. Evaluation in sim and deployment are the same loop.
+
+    import gymnasium, sim_bridge.envs
+    env = gymnasium.make("polyarm/PandaPressButton-v0")
+"""
+
+from __future__ import annotations
+
+import gymnasium as gym
+import numpy as np
+from gymnasium import spaces
+from polyarm_control.config import default_config
+from polyarm_control.rotations import matrix_to_quat
+from polyarm_description import ROBOTS, get_robot
+from policy_server.policy_io import STATE_HIGH, STATE_LOW, ActionAdapter, ObservationAdapter
+
+from sim_bridge.camera import CameraConfig
+from sim_bridge.controlled import ControlledSim
+from sim_bridge.mujoco_sim import SceneRenderer
+from sim_bridge.tasks import TASKS, make_task
+
+
+class PolyarmEnv(gym.Env):
+    metadata = {"render_modes": ["rgb_array"], "render_fps": 2}
+
+    def __init__(self, robot: str = "panda", task: str = "press_button", image_size: int = 48,
+                 episode_length: int | None = None, area_cm2: float = 360.0, density: float = 10.0,
+                 camera_width: int = 160, camera_height: int = 120, position_scale: float = 0.05,
+                 rotation_scale: float = 0.2, neutral_action: bool = True, policy_rate_hz: float = 2.0,
+                 render_mode: str | None = None):
+        self.robot = get_robot(robot)
+        self.task = make_task(task, self.robot, area_cm2, density)
+        self.episode_length = episode_length or self.task.default_episode_length
+        self.camera = CameraConfig.for_robot(robot, width=camera_width, height=camera_height)
+        config = default_config(robot)
+        self.loop = ControlledSim(self.robot, config, self.camera, self.task)
+        self.ticks_per_step = round(config.rate_hz / policy_rate_hz)
+        self._neutral = self.loop.tcp()
+        self.observe = ObservationAdapter(image_size, tuple(matrix_to_quat(self._neutral[1])))
+        self.act = ActionAdapter(position_scale, rotation_scale, config.workspace_low, config.workspace_high)
+        self.render_mode = render_mode
+        self.observation_space = spaces.Dict({
+            "image": spaces.Box(0, 255, (image_size, image_size, 3), np.uint8),
+            "state": spaces.Box(STATE_LOW, STATE_HIGH, dtype=np.float32),
+        })
+        self.action_space = spaces.Box(-1.0, 1.0, (8 if neutral_action else 7,), np.float32)
+        self._renderer: SceneRenderer | None = None
+        self._frame = None
+        self._steps = 0
+
+    # ------------------------------------------------------------------ gym API
+    def reset(self, *, seed: int | None = None, options: dict | None = None):
+        super().reset(seed=seed)
+        self.loop.reset(self.np_random)
+        self._steps = 0
+        return self._observation(), self._info()
+
+    def step(self, action):
+        tcp_position, tcp_rotation = self._observed_tcp
+        command = self.act.command(action, tcp_position, tcp_rotation, self._neutral)
+        self.loop.set_target(command.position, command.rotation)
+        if command.gripper is not None:
+            self.loop.sim.command_gripper(command.gripper)
+        self.loop.run(self.ticks_per_step / self.loop.config.rate_hz)
+        self._steps += 1
+        observation, info = self._observation(), self._info()
+        reward = 1.0 if info["success"] else 0.0
+        return observation, reward, False, self._steps >= self.episode_length, info
+
+    def render(self):
+        return self._frame
+
+    def close(self):
+        if self._renderer is not None:
+            self._renderer.close()
+            self._renderer = None
+
+    # ----------------------------------------------------------------- helpers
+    def _observation(self) -> dict:
+        sim = self.loop.sim
+        if self._renderer is None:
+            self._renderer = SceneRenderer(sim.model, self.camera)
+        self._frame, _ = self._renderer.render(sim.data.qpos, sim.data.mocap_pos, sim.data.mocap_quat)
+        self._observed_tcp = self.loop.tcp()  # the measured pose the next action is relative to
+        position, rotation = self._observed_tcp
+        state = self.observe.state(position, matrix_to_quat(rotation), sim.gripper_opening)
+        return {"image": self.observe.image(self._frame), "state": state}
+
+    def _info(self) -> dict:
+        sim = self.loop.sim
+        position, quaternion = self.task.object_pose(sim.model, sim.data)
+        return {"success": bool(sim.success()), "object_position": position, "tcp_position": self.loop.tcp()[0]}
+
+
+def env_id(robot: str, task: str) -> str:
+    camel = "".join(part.capitalize() for part in task.split("_"))
+    return f"polyarm/{robot.capitalize().replace('Xarm7', 'XArm7')}{camel}-v0"
+
+
+def register_all() -> list[str]:
+    ids = []
+    for task_name, task_type in TASKS.items():
+        for robot in ROBOTS:
+            if robot in task_type.robots():
+                ids.append(env_id(robot, task_name))
+                if ids[-1] not in gym.registry:
+                    gym.register(ids[-1], entry_point="sim_bridge.envs:PolyarmEnv",
+                                 kwargs={"robot": robot, "task": task_name})
+    return ids
+
+
+ENV_IDS = register_all()

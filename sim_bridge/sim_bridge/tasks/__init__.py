@@ -1,0 +1,21 @@
+"""The task suite. `make_task(name, robot)` builds one; TASKS lists them with the robots that can do them."""
+
+from __future__ import annotations
+
+from polyarm_description import RobotSpec
+
+from sim_bridge.tasks.base import OBJECT_SPACE_CENTER, ObjectSpace, Task, TaskError
+from sim_bridge.tasks.pick import Pick
+from sim_bridge.tasks.press_button import PressButton
+from sim_bridge.tasks.reach import Reach
+
+TASKS: dict[str, type[Task]] = {t.name: t for t in (Reach, PressButton, Pick)}
+
+
+def make_task(name: str, robot: RobotSpec, area_cm2: float = 360.0, density: float = 10.0) -> Task:
+    if name not in TASKS:
+        raise TaskError(f"unknown task {name!r}; valid tasks: {', '.join(TASKS)}")
+    return TASKS[name](robot, ObjectSpace(OBJECT_SPACE_CENTER[robot.name], area_cm2, density))
+
+
+__all__ = ["TASKS", "ObjectSpace", "Task", "TaskError", "make_task"]

@@ -1,0 +1,35 @@
+"""pick: grasp a small shed-like block from the table and lift it (seed 000's pick-shed)."""
+
+from __future__ import annotations
+
+import mujoco
+
+from sim_bridge.tasks.base import OBJECT_CONAFFINITY, OBJECT_CONTYPE, Task
+
+HALF_SIZE = 0.0175  # a 3.5 cm block: every gripper of the four arms closes on it
+LIFTED_ABOVE = 0.06  # m, block centre height that counts as lifted (4 cm off the table)
+
+
+class Pick(Task):
+    name = "pick"
+    object_body = "shed"
+    default_episode_length = 30
+
+    def build(self, spec):
+        shed = spec.worldbody.add_body(name="shed")
+        shed.add_freejoint(name="shed_joint")
+        box = mujoco.mjtGeom.mjGEOM_BOX
+        shed.add_geom(type=box, size=[HALF_SIZE] * 3, density=400.0, friction=[1.5, 0.01, 0.001],
+                      rgba=[0.2, 0.35, 0.85, 1], contype=OBJECT_CONTYPE, conaffinity=OBJECT_CONAFFINITY, condim=4)
+        # a pitched roof: it reads as a shed in the camera image and gives it a top to see
+        shed.add_geom(type=box, size=[HALF_SIZE * 0.72, HALF_SIZE * 1.02, 0.004], pos=[0, 0, HALF_SIZE + 0.004],
+                      euler=[0, 0.6, 0], rgba=[0.7, 0.2, 0.15, 1], contype=0, conaffinity=0, mass=0.001)
+
+    def reset(self, model, data, rng):
+        xy = self.object_space.sample(rng)
+        adr = model.joint("shed_joint").qposadr[0]
+        data.qpos[adr : adr + 7] = [xy[0], xy[1], HALF_SIZE + 0.0005, 1, 0, 0, 0]
+        data.qvel[model.joint("shed_joint").dofadr[0] : model.joint("shed_joint").dofadr[0] + 6] = 0.0
+
+    def success(self, model, data, tcp_position):
+        return bool(data.body("shed").xpos[2] > LIFTED_ABOVE)
