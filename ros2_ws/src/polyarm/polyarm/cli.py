@@ -9,6 +9,8 @@ import sys
 COMMANDS = {
     "sim": ("sim_bridge.main:main", "run the MuJoCo sim bridge for one arm (joint_states, camera, commands)"),
     "controller": ("polyarm_control.main:main", "run the 100 Hz operational-space controller for one arm"),
+    "collect": ("sim_bridge.collect:main", "record scripted episodes of a sim task into a Minari-layout dataset"),
+    "dataset": ("sim_bridge.collect:dataset_main", "inspect a dataset ('polyarm dataset info PATH')"),
     "monitor": ("polyarm.monitor:main", "list the topics in the graph with their message rates"),
     "demo": ("polyarm.demo:main", "start the simulated Panda and report what it streams"),
 }
@@ -29,8 +31,20 @@ def main(argv: list[str] | None = None) -> int:
     if name not in COMMANDS:
         print(f"polyarm: unknown command {name!r}; valid commands: {', '.join(COMMANDS)}", file=sys.stderr)
         return 2
+    _choose_gl_backend()
     module, function = COMMANDS[name][0].split(":")
     return getattr(importlib.import_module(module), function)(rest) or 0
+
+
+def _choose_gl_backend() -> None:
+    """Pick MuJoCo's headless GL backend before any command imports mujoco (it reads MUJOCO_GL once).
+    Where none is installed, the command that renders says what to install."""
+    from sim_bridge.rendering import RenderBackendError, configure_gl_backend
+
+    try:
+        configure_gl_backend()
+    except RenderBackendError:
+        pass
 
 
 if __name__ == "__main__":
