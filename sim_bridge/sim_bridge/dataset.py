@@ -3,7 +3,7 @@
 A dataset is a directory; its `data/` holds Minari's `metadata.json` and `main_data.hdf5` (episode
 groups with observations N+1, actions, rewards, terminations, truncations and infos), so
 `minari.MinariDataset(PATH / "data")` opens it, and it can live under a Minari root as `PATH`'s name.
-uint8 images are stored as they are (no lossy encoding). polyarm's own metadata (robot, task, camera,
+uint8 images are stored as they are (Minari's default JPEG encoding is turned off: it is lossy). polyarm's own metadata (robot, task, camera,
 action scale, seed, ...) is under the "polyarm" key.
 
 An episode is kept in memory until it is complete and then written in one call that opens, appends
@@ -44,8 +44,9 @@ def create_or_open(path: Path, observation_space, action_space, metadata: dict, 
             raise DatasetError("cannot append: observation or action space differs from the dataset's")
         return storage
     data_dir(path).mkdir(parents=True)
+    # jpeg_encoding=False: Minari JPEG-encodes image spaces by default, which is lossy
     storage = MinariStorage.new(data_dir(path), observation_space=observation_space, action_space=action_space,
-                                data_format="hdf5")
+                                data_format="hdf5", jpeg_encoding=False)
     storage.update_metadata({"dataset_id": path.name, "minari_version": minari.__version__, "polyarm": metadata,
                              "algorithm_name": metadata.get("policy", "")})
     return storage

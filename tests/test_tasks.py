@@ -1,0 +1,238 @@
+"""Tasks, Gymnasium environments, scripted policies and datasets (no ROS)."""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import sys
+import time
+
+import gymnasium as gym
+import minari
+import numpy as np
+import pytest
+from gymnasium.utils.env_checker import check_env
+from polyarm_description import get_robot
+from sim_bridge import envs as polyarm_envs
+from sim_bridge.dataset import Episode, create_or_open
+from sim_bridge.envs import PolyarmEnv
+from sim_bridge.scripted import SCRIPTED
+from sim_bridge.tasks import ObjectSpace, TaskError, make_task
+from sim_bridge.tasks.base import Task
+
+# --------------------------------------------------------------------- tasks
+
+
+def test_object_space_has_area_times_density_configurations_inside_its_square():
+    space = ObjectSpace((0.5, 0.0), area_cm2=40.0, density=10.0)
+    assert space.configurations == 400
+    rng = np.random.default_rng(0)
+    points = np.array([space.sample(rng) for _ in range(2000)])
+    half = np.sqrt(40.0) / 100 / 2
+    assert np.all(np.abs(points - [0.5, 0.0]) <= half)
+    assert len({tuple(np.round(p, 6)) for p in points}) <= 400
+    assert np.allclose(space.sample(np.random.default_rng(7)), space.sample(np.random.default_rng(7)))
+
+
+def placed(task_name: str, robot: str = "panda"):
+    env = PolyarmEnv(robot, task_name)
+    env.reset(seed=0)
+    return env.task, env.loop.sim
+
+
+def test_reach_detects_the_goal_and_not_a_near_miss():
+    task, sim = placed("reach")
+    goal = sim.data.body("goal").xpos.copy()
+    assert task.success(sim.model, sim.data, goal + [0.02, 0, 0])
+    assert not task.success(sim.model, sim.data, goal + [0.04, 0, 0])
+
+
+def test_press_button_detects_a_pressed_cap_and_not_a_light_touch():
+    task, sim = placed("press_button")
+    adr = sim.model.joint("button_joint").qposadr[0]
+    sim.data.qpos[adr] = -0.010
+    assert sim.success()
+    sim.data.qpos[adr] = -0.006
+    assert not sim.success()
+
+
+def test_pick_detects_a_lifted_block_and_not_one_barely_raised():
+    import mujoco
+
+    task, sim = placed("pick")
+    adr = sim.model.joint("shed_joint").qposadr[0]
+    sim.data.qpos[adr + 2] = 0.07
+    mujoco.mj_kinematics(sim.model, sim.data)
+    assert sim.success()
+    sim.data.qpos[adr + 2] = 0.05
+    mujoco.mj_kinematics(sim.model, sim.data)
+    assert not sim.success()
+
+
+def test_unknown_task_and_a_robot_that_cannot_do_a_task_are_refused():
+    with pytest.raises(TaskError, match="valid tasks: reach, press_button, pick"):
+        make_task("fold_laundry", get_robot("panda"))
+
+    class PandaOnly(Task):
+        name = "panda_only"
+
+        @classmethod
+        def robots(cls):
+            return ("panda",)
+
+    with pytest.raises(TaskError, match="the wx250 cannot do panda_only; robots that can: panda"):
+        PandaOnly(get_robot("wx250"))
+
+
+# --------------------------------------------------------------------- envs
+
+
+def test_every_task_and_arm_is_registered_with_gymnasium():
+    assert len(polyarm_envs.ENV_IDS) == 12
+    env = gym.make("polyarm/Wx250sPressButton-v0")
+    assert env.unwrapped.robot.name == "wx250s" and env.unwrapped.task.name == "press_button"
+    env.close()
+
+
+def test_env_passes_gymnasium_check_env():
+    env = PolyarmEnv("panda", "press_button")
+    check_env(env, skip_render_check=True)
+    env.close()
+
+
+def test_env_is_deterministic_for_a_seed():
+    def rollout(seed):
+        env = PolyarmEnv("xarm7", "pick", episode_length=4)
+        obs, info = env.reset(seed=seed)
+        trace = [obs["image"].copy(), obs["state"].copy()]
+        actions = np.random.default_rng(1).uniform(-1, 1, (4, 8)).astype(np.float32)
+        actions[:, 7] = -1
+        for a in actions:
+            obs, reward, terminated, truncated, info = env.step(a)
+            trace += [obs["image"].copy(), obs["state"].copy(), np.array([reward])]
+        env.close()
+        return trace, info["object_position"]
+
+    a, obj_a = rollout(3)
+    b, obj_b = rollout(3)
+    c, obj_c = rollout(4)
+    assert all(np.array_equal(x, y) for x, y in zip(a, b, strict=True)) and np.array_equal(obj_a, obj_b)
+    assert not np.allclose(obj_a[:2], obj_c[:2])
+
+
+def test_env_observation_matches_the_policy_io():
+    env = PolyarmEnv("panda", "reach", image_size=64)
+    obs, info = env.reset(seed=0)
+    assert obs["image"].shape == (64, 64, 3) and obs["image"].dtype == np.uint8
+    assert np.allclose(obs["state"][:3], info["tcp_position"], atol=1e-6)
+    assert obs["state"][3:7] @ env.observe.neutral_quaternion > 0.99 and obs["state"][7] == pytest.approx(1.0, abs=0.02)
+    with pytest.raises(ValueError, match="not finite"):
+        env.step(np.array([np.nan] + [0.0] * 7, dtype=np.float32))
+    env.close()
+
+
+# ------------------------------------------------------------ scripted policies
+
+# Success over 20 seeded episodes, Panda, action noise 0.2 (docs/architecture.md, "Scripted policies")
+DOCUMENTED_SUCCESS = {"reach": 0.95, "press_button": 0.9, "pick": 0.75}
+
+
+@pytest.mark.parametrize("task", list(DOCUMENTED_SUCCESS))
+def test_scripted_policy_reaches_its_documented_success_rate(task):
+    env = PolyarmEnv("panda", task)
+    wins = 0
+    for episode in range(20):
+        obs, info = env.reset(seed=episode)
+        policy = SCRIPTED[task](env, np.random.default_rng(1000 + episode), noise=0.2)
+        success = False
+        for _ in range(env.episode_length):
+            obs, reward, terminated, truncated, info = env.step(policy(info))
+            success |= info["success"]
+        wins += success
+    env.close()
+    assert wins / 20 >= DOCUMENTED_SUCCESS[task], f"{task}: {wins}/20"
+
+
+# ------------------------------------------------------------------- datasets
+
+
+def record(env, path, seeds, append=False):
+    storage = create_or_open(path, env.observation_space, env.action_space, {"robot": env.robot.name, "task": env.task.name}, append)
+    written = []
+    for seed in seeds:
+        episode = Episode(seed=seed)
+        obs, info = env.reset(seed=seed)
+        episode.start(obs, {"success": info["success"]})
+        rng = np.random.default_rng(seed)
+        for _ in range(3):
+            action = rng.uniform(-1, 1, 8).astype(np.float32)
+            obs, reward, terminated, truncated, info = env.step(action)
+            episode.step(action, obs, reward, terminated, truncated, {"success": info["success"]})
+        storage.update_episodes([episode.buffer()])
+        written.append(episode)
+    return written
+
+
+def test_dataset_reads_back_identically_through_minari(tmp_path):
+    env = PolyarmEnv("panda", "press_button")
+    written = record(env, tmp_path / "ds", [5, 6])
+    written += record(env, tmp_path / "ds", [7], append=True)
+    env.close()
+    dataset = minari.MinariDataset(tmp_path / "ds" / "data")
+    assert dataset.total_episodes == 3 and dataset.total_steps == 9
+    for stored, original in zip(dataset.iterate_episodes(), written, strict=True):
+        for key in ("image", "state"):
+            assert np.array_equal(stored.observations[key], np.stack([o[key] for o in original.observations]))
+        assert stored.observations["image"].dtype == np.uint8 and len(stored.observations["image"]) == 4
+        assert np.array_equal(stored.actions, np.stack(original.actions))
+        assert np.array_equal(stored.rewards, original.rewards)
+        assert np.array_equal(stored.truncations, original.truncations)
+
+
+def collect_cmd(*args):
+    return [sys.executable, "-m", "polyarm.cli", "collect", *args]
+
+
+def test_collect_refuses_an_existing_path_and_bad_tasks(tmp_path):
+    (tmp_path / "ds").mkdir()
+    done = subprocess.run(collect_cmd("--robot", "panda", "--task", "pick", "--episodes", "1", "--out", str(tmp_path / "ds")),
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 2 and "already exists; pass --append" in done.stderr
+    done = subprocess.run(collect_cmd("--robot", "panda", "--task", "juggle", "--episodes", "1", "--out", str(tmp_path / "x")),
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 2 and "invalid choice: 'juggle'" in done.stderr
+
+
+def wait_for_episodes(path, n, timeout=120):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            if json.loads((path / "data" / "metadata.json").read_text()).get("total_episodes", 0) >= n:
+                return
+        except (OSError, ValueError):
+            pass
+        time.sleep(0.2)
+    raise TimeoutError(f"{n} episodes never written to {path}")
+
+
+@pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGINT], ids=["killed", "interrupted"])
+def test_a_stopped_collection_leaves_its_complete_episodes_readable(tmp_path, sig):
+    out = tmp_path / "ds"
+    proc = subprocess.Popen(collect_cmd("--robot", "wx250s", "--task", "reach", "--episodes", "200", "--out", str(out)),
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    wait_for_episodes(out, 2)
+    time.sleep(0.3)  # somewhere inside the next episode
+    proc.send_signal(sig)
+    _, stderr = proc.communicate(timeout=60)
+    if sig == signal.SIGINT:
+        assert proc.returncode == 0 and "the dataset is complete and readable" in stderr
+    dataset = minari.MinariDataset(out / "data")
+    assert 2 <= dataset.total_episodes < 200
+    for episode in dataset.iterate_episodes():
+        assert len(episode.actions) == 20 and len(episode.observations["image"]) == 21
+    # and collection goes on from there
+    done = subprocess.run(collect_cmd("--robot", "wx250s", "--task", "reach", "--episodes", "1", "--out", str(out), "--append"),
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert minari.MinariDataset(out / "data").total_episodes == dataset.total_episodes + 1
