@@ -4,8 +4,9 @@
     polyarm dataset info data/panda_pick
 
 Task data is labelled (reward 1 on success steps). Prior data (--prior, COG) is unlabelled: rewards
-are 0, and the behaviour of each episode is drawn from the scene's scripted behaviours (the task's
-own and reaching to random points around the object), so it mixes useful and irrelevant data.
+are 0, and the behaviour of each episode is drawn from the scene's scripted behaviours
+(sim_bridge.scripted.PRIOR_MIX: e.g. grasping and random pick-and-place for place_in_tray, opening and
+closing for the drawer tasks), so it mixes useful and irrelevant data.
 """
 
 from __future__ import annotations
@@ -58,7 +59,7 @@ def collect(args) -> int:
 
     from sim_bridge.dataset import Episode, create_or_open
     from sim_bridge.envs import PolyarmEnv
-    from sim_bridge.scripted import SCRIPTED, ReachPolicy
+    from sim_bridge.scripted import PRIOR_MIX, scripted_policy
 
     env = PolyarmEnv(args.robot, args.task, image_size=args.image_size, episode_length=args.episode_length,
                      area_cm2=args.area, density=args.density)
@@ -69,7 +70,7 @@ def collect(args) -> int:
                    "position": list(env.camera.position), "look_at": list(env.camera.look_at)},
         "object_space": {"area_cm2": args.area, "density": args.density},
         "episode_length": env.episode_length, "policy_rate_hz": 2.0, "seed": args.seed, "noise": args.noise,
-        "policy": f"scripted {args.task}" + (" + reach (prior mix)" if args.prior else ""),
+        "policy": f"scripted prior mix of {len(PRIOR_MIX[args.task])} behaviours" if args.prior else f"scripted {args.task}",
     }
     storage = create_or_open(args.out, env.observation_space, env.action_space, metadata, args.append)
     stop = _StopAtEpisodeEnd()
@@ -79,10 +80,7 @@ def collect(args) -> int:
         for i in bar:
             seed = args.seed + first + i
             rng = np.random.default_rng(seed)
-            policy_type = SCRIPTED[args.task]
-            if args.prior and rng.random() < 0.5:
-                policy_type = ReachPolicy  # an irrelevant behaviour in the same scene
-            policy = policy_type(env, rng, noise=args.noise)
+            policy = scripted_policy(args.task, env, rng, args.noise, args.prior)
             episode = Episode(seed=seed)
             observation, info = env.reset(seed=seed)
             episode.start(observation, _recorded(info))

@@ -83,6 +83,7 @@ class GraspPolicy(ScriptedPolicy):
         super().reset()
         self.close_within = float(np.clip(self.rng.normal(0.015, 0.005), 0.005, 0.03))
         self.lift_to = self.rng.normal(0.14, 0.01)
+        self.wait = 0
 
     def plan(self, tcp, obj):
         grasp_point = obj + np.array([0, 0, 0.6 * HALF_SIZE])
@@ -109,4 +110,147 @@ class GraspPolicy(ScriptedPolicy):
         return np.zeros(3), GRIPPER_CLOSE, False
 
 
-SCRIPTED = {"reach": ReachPolicy, "press_button": PressButtonPolicy, "pick": GraspPolicy}
+class PickPlacePolicy(GraspPolicy):
+    """COG Algorithm 2: grasp (Algorithm 1), carry the object above a drop point (the tray with
+    probability `tray_probability`, else a random point outside it), open, return to neutral."""
+
+    def __init__(self, env, rng, noise: float = 0.2, tray_probability: float = 1.0):
+        self.tray_probability = tray_probability
+        super().__init__(env, rng, noise)
+
+    def reset(self):
+        super().reset()
+        tray = np.asarray(self.env.task.tray_center)
+        if self.rng.random() < self.tray_probability:
+            self.drop = tray + self.rng.normal(0, 0.01, 2)
+        else:  # a random point on the table beside the tray
+            self.drop = tray + self.rng.uniform(-1, 1, 2) * 0.05 + np.array([0.0, -0.16])
+        self.drop_within = float(np.clip(self.rng.normal(0.02, 0.005), 0.008, 0.04))
+        self.carry_height = self.rng.normal(0.12, 0.01)
+
+    def plan(self, tcp, obj):
+        if self.phase in ("start", "approach", "descend", "close", "lift"):
+            move, gripper, _ = super().plan(tcp, obj)
+            return move, gripper, False
+        drop_point = np.array([*self.drop, self.carry_height])
+        if self.phase == "hold":
+            self.phase = "carry"
+        if self.phase == "carry":
+            if np.linalg.norm((drop_point - tcp)[:2]) < self.drop_within:
+                self.phase = "release"
+            return drop_point - tcp, GRIPPER_CLOSE, False
+        if self.phase == "release":
+            self.wait += 1
+            if self.wait >= 5:
+                self.phase = "neutral"
+            return np.zeros(3), GRIPPER_OPEN, False
+        if self.phase == "neutral":
+            self.phase = "done"
+            return np.zeros(3), GRIPPER_OPEN, True
+        return np.zeros(3), GRIPPER_OPEN, False
+
+
+class DrawerPolicy(ScriptedPolicy):
+    """COG Algorithm 3: move to the handle, pull the drawer open (or push it closed), lift clear,
+    return to neutral. The closed fingers hook behind the handle bar to pull and push on its front."""
+
+    def __init__(self, env, rng, noise: float = 0.2, open_drawer: bool = True):
+        self.open_drawer = open_drawer
+        super().__init__(env, rng, noise)
+
+    def reset(self):
+        super().reset()
+        self.hover = self.rng.normal(0.08, 0.01)
+        self.reach_within = float(np.clip(self.rng.normal(0.012, 0.003), 0.006, 0.02))
+
+    def done(self) -> bool:
+        return self.phase in ("neutral", "finished")
+
+    def plan(self, tcp, _):
+        model, data = self.env.loop.sim.model, self.env.loop.sim.data
+        handle = self.env.task.handle_position(model, data)
+        opening = self.env.task.opening(model, data)
+        hook = handle + np.array([0.025 if self.open_drawer else -0.03, 0.0, 0.0])
+        if self.phase == "start":
+            self.phase = "approach"
+        if self.phase == "approach":
+            target = hook + np.array([0, 0, self.hover])
+            if np.linalg.norm((target - tcp)[:2]) < self.reach_within:
+                self.phase = "descend"
+            return target - tcp, GRIPPER_CLOSE, False
+        if self.phase == "descend":
+            if abs(hook[2] - tcp[2]) < 0.015:
+                self.phase = "move"
+            return hook - tcp, GRIPPER_CLOSE, False
+        if self.phase == "move":
+            finished = opening > 0.12 if self.open_drawer else opening < 0.004
+            if finished:
+                self.phase = "lift"
+            direction = -1.0 if self.open_drawer else 1.0
+            return np.array([direction * 0.05, hook[1] - tcp[1], hook[2] - tcp[2]]), GRIPPER_CLOSE, False
+        if self.phase == "lift":
+            if tcp[2] > handle[2] + self.hover:
+                self.phase = "neutral"
+            return np.array([0.0, 0.0, 0.05]), GRIPPER_CLOSE, False
+        if self.phase == "neutral":
+            self.phase = "finished"
+            return np.zeros(3), GRIPPER_OPEN, True
+        return np.zeros(3), GRIPPER_OPEN, False
+
+
+class TakeOutPolicy(ScriptedPolicy):
+    """Open the drawer first if it is closed (Algorithm 3), then grasp the object in it and lift it
+    out (Algorithm 1, lifted higher to clear the drawer's walls)."""
+
+    def reset(self):
+        super().reset()
+        self.opener = DrawerPolicy(self.env, self.rng, 0.0, open_drawer=True)
+        self.grasper = GraspPolicy(self.env, self.rng, 0.0)
+        self.grasper.lift_to = self.rng.normal(0.22, 0.01)
+        self.open_first = None  # decided on the first step, from the drawer as found
+
+    def plan(self, tcp, obj):
+        if self.open_first is None:
+            model, data = self.env.loop.sim.model, self.env.loop.sim.data
+            self.open_first = self.env.task.opening(model, data) < 0.1
+        if self.open_first and not self.opener.done():  # open, and lift clear of the handle
+            move, gripper, _ = self.opener.plan(tcp, obj)
+            return move, gripper, False
+        return self.grasper.plan(tcp, obj)
+
+
+SCRIPTED = {
+    "reach": ReachPolicy,
+    "press_button": PressButtonPolicy,
+    "pick": GraspPolicy,
+    "place_in_tray": PickPlacePolicy,
+    "open_drawer": DrawerPolicy,
+    "close_drawer": lambda env, rng, noise=0.2: DrawerPolicy(env, rng, noise, open_drawer=False),
+    "take_out_of_drawer": TakeOutPolicy,
+    "take_out_of_closed_drawer": TakeOutPolicy,
+}
+
+
+def _reach_around_object(env, rng, noise=0.2):
+    return ReachPolicy(env, rng, noise)
+
+
+# COG's prior data: unlabelled, mixing the scene's behaviours, useful and irrelevant alike.
+PRIOR_MIX = {
+    "reach": [ReachPolicy],
+    "press_button": [PressButtonPolicy, _reach_around_object],
+    "pick": [GraspPolicy, _reach_around_object],
+    "place_in_tray": [GraspPolicy, lambda env, rng, noise=0.2: PickPlacePolicy(env, rng, noise, tray_probability=0.5)],
+    "open_drawer": [SCRIPTED["open_drawer"], SCRIPTED["close_drawer"]],
+    "close_drawer": [SCRIPTED["open_drawer"], SCRIPTED["close_drawer"]],
+    "take_out_of_drawer": [SCRIPTED["open_drawer"], SCRIPTED["close_drawer"]],  # never the object in the drawer
+    "take_out_of_closed_drawer": [SCRIPTED["open_drawer"], SCRIPTED["close_drawer"]],
+}
+
+
+def scripted_policy(task: str, env, rng: np.random.Generator, noise: float, prior: bool) -> ScriptedPolicy:
+    """The collection policy of one episode: the task's own, or for prior data one drawn from the mix."""
+    if not prior:
+        return SCRIPTED[task](env, rng, noise=noise)
+    choices = PRIOR_MIX[task]
+    return choices[int(rng.integers(len(choices)))](env, rng, noise=noise)

@@ -54,11 +54,15 @@ class Task:
         if robot.name not in self.robots():
             raise TaskError(f"the {robot.name} cannot do {self.name}; robots that can: {', '.join(self.robots())}")
         self.robot = robot
-        self.object_space = object_space or ObjectSpace(OBJECT_SPACE_CENTER[robot.name])
+        self.object_space = object_space or ObjectSpace(self.object_space_center(robot.name))
 
     @classmethod
     def robots(cls) -> tuple[str, ...]:
         return ("panda", "xarm7", "wx250s", "wx250")
+
+    @classmethod
+    def object_space_center(cls, robot: str) -> tuple[float, float]:
+        return OBJECT_SPACE_CENTER[robot]
 
     def build(self, spec: mujoco.MjSpec) -> None:
         """Add the task's bodies to the scene."""

@@ -16,20 +16,29 @@ class Pick(Task):
     default_episode_length = 30
 
     def build(self, spec):
-        shed = spec.worldbody.add_body(name="shed")
-        shed.add_freejoint(name="shed_joint")
-        box = mujoco.mjtGeom.mjGEOM_BOX
-        shed.add_geom(type=box, size=[HALF_SIZE] * 3, density=400.0, friction=[1.5, 0.01, 0.001],
-                      rgba=[0.2, 0.35, 0.85, 1], contype=OBJECT_CONTYPE, conaffinity=OBJECT_CONAFFINITY, condim=4)
-        # a pitched roof: it reads as a shed in the camera image and gives it a top to see
-        shed.add_geom(type=box, size=[HALF_SIZE * 0.72, HALF_SIZE * 1.02, 0.004], pos=[0, 0, HALF_SIZE + 0.004],
-                      euler=[0, 0.6, 0], rgba=[0.7, 0.2, 0.15, 1], contype=0, conaffinity=0, mass=0.001)
+        add_shed(spec)
 
     def reset(self, model, data, rng):
-        xy = self.object_space.sample(rng)
-        adr = model.joint("shed_joint").qposadr[0]
-        data.qpos[adr : adr + 7] = [xy[0], xy[1], HALF_SIZE + 0.0005, 1, 0, 0, 0]
-        data.qvel[model.joint("shed_joint").dofadr[0] : model.joint("shed_joint").dofadr[0] + 6] = 0.0
+        place_shed(model, data, self.object_space.sample(rng))
 
     def success(self, model, data, tcp_position):
         return bool(data.body("shed").xpos[2] > LIFTED_ABOVE)
+
+
+def add_shed(spec) -> None:
+    """The shed-like block: 3.5 cm, light, grippy, with a roof so it reads as a shed in the image."""
+    shed = spec.worldbody.add_body(name="shed")
+    shed.add_freejoint(name="shed_joint")
+    box = mujoco.mjtGeom.mjGEOM_BOX
+    shed.add_geom(type=box, size=[HALF_SIZE] * 3, density=400.0, friction=[1.5, 0.01, 0.001],
+                  rgba=[0.2, 0.35, 0.85, 1], contype=OBJECT_CONTYPE, conaffinity=OBJECT_CONAFFINITY, condim=4)
+    shed.add_geom(type=box, size=[HALF_SIZE * 0.72, HALF_SIZE * 1.02, 0.004], pos=[0, 0, HALF_SIZE + 0.004],
+                  euler=[0, 0.6, 0], rgba=[0.7, 0.2, 0.15, 1], contype=0, conaffinity=0, mass=0.001)
+
+
+def place_shed(model, data, position) -> None:
+    """Put the shed at rest at `position` (x, y, or x, y, z of its bottom face)."""
+    x, y, *z = position
+    adr, dof = model.joint("shed_joint").qposadr[0], model.joint("shed_joint").dofadr[0]
+    data.qpos[adr : adr + 7] = [x, y, (z[0] if z else 0.0) + HALF_SIZE + 0.0005, 1, 0, 0, 0]
+    data.qvel[dof : dof + 6] = 0.0
