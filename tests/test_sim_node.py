@@ -208,3 +208,52 @@ def test_unknown_robot_or_option_exits_with_the_valid_choices(args, expected):
     assert done.returncode == 2
     for text in expected:
         assert text in done.stderr
+
+
+def test_sim_publishes_task_ground_truth_and_switches_task_on_reset(node, start_sim):
+    from geometry_msgs.msg import PoseStamped
+    from polyarm_description import get_robot as robot_spec
+    from rclpy.parameter import Parameter
+    from rclpy.parameter_client import AsyncParameterClient
+    from sim_bridge.mujoco_sim import MujocoSim
+    from sim_bridge.tasks import make_task
+    from std_msgs.msg import Bool
+
+    def placement(task: str, seed: int) -> np.ndarray:
+        sim = MujocoSim(robot_spec("panda"), task=make_task(task, robot_spec("panda")))
+        sim.reset(rng=np.random.default_rng(seed))
+        return sim.task.object_pose(sim.model, sim.data)[0]
+
+    sim = start_sim("panda", "--task", "press_button", "--seed", "2", "--camera-rate", "10")
+    wait_for_states(node, sim)
+    pose = Collector(node, PoseStamped, "sim/object_pose", STATE)
+    success = Collector(node, Bool, "sim/success", STATE)
+    images = Collector(node, Image, "camera/color/image_raw", SENSOR)
+    spin_until(node, lambda: pose.messages and success.messages and images.messages, 15, "ground truth and images")
+    p = pose.last.pose.position
+    assert np.allclose([p.x, p.y, p.z], placement("press_button", 2), atol=1e-6)
+    assert success.last.data is False
+    pose.clear()
+    spin_for(node, 0.5)
+    assert pose.rate_hz() >= 100
+
+    params = AsyncParameterClient(node, "sim")
+    assert params.wait_for_services(timeout_sec=10)
+    future = params.set_parameters([Parameter("task", value="pick"), Parameter("seed", value=5)])
+    spin_until(node, future.done, 5, "set_parameters")
+    reset = node.create_client(Trigger, "sim/reset")
+    assert reset.wait_for_service(timeout_sec=10)
+    call = reset.call_async(Trigger.Request())
+    spin_until(node, call.done, 10, "sim/reset")
+    assert call.result().success and "task pick, seed 5" in call.result().message
+    images.clear()
+    spin_for(node, 0.5)
+    p = pose.last.pose.position
+    assert np.allclose([p.x, p.y, p.z], placement("pick", 5), atol=2e-3)  # the block settles on the table
+    assert len(images.messages) >= 2, "the camera renders the new scene"
+
+    future = params.set_parameters([Parameter("task", value="juggle")])
+    spin_until(node, future.done, 5, "set_parameters")
+    call = reset.call_async(Trigger.Request())
+    spin_until(node, call.done, 10, "sim/reset")
+    assert not call.result().success and "valid tasks" in call.result().message

@@ -16,6 +16,10 @@ PARAMETERS = {  # name: (default, description)
     "physics_rate": (1000.0, "physics steps per simulated second (>= 500)"),
     "joint_state_rate": (200.0, "joint_states publish rate, Hz of sim time"),
     "effort_timeout": (0.1, "s of sim time after which an effort command lapses to zero torque"),
+    "task": ("", "task to set up (empty: none); takes effect at start and at each sim/reset"),
+    "seed": (0, "seed of the task's object placement; takes effect at start and at each sim/reset"),
+    "task.area_cm2": (360.0, "object space area, cm²"),
+    "task.density": (10.0, "object configurations per cm² of the object space"),
     "camera.enabled": (True, "render and publish the scene camera"),
     "camera.width": (320, "image width, px"),
     "camera.height": (240, "image height, px"),
@@ -62,6 +66,8 @@ def main(argv: list[str] | None = None) -> int:
 def parse_args(argv):
     parser = argparse.ArgumentParser(prog="polyarm sim", description="MuJoCo sim bridge: a simulated arm on the real drivers' topics.")
     parser.add_argument("--robot", choices=sorted(ROBOTS), help="which arm (default panda)")
+    parser.add_argument("--task", help="a task of sim_bridge.tasks (reach, press_button, pick, ...)")
+    parser.add_argument("--seed", type=int, help="seed of the task's object placement")
     parser.add_argument("--fast", action="store_true", default=None, help="run as fast as possible (tests)")
     parser.add_argument("--no-camera", action="store_true", help="do not render or publish the camera")
     parser.add_argument("--width", type=int, help="camera width, px")
@@ -81,6 +87,8 @@ def _make_node(args):
 
     given = {
         "robot": args.robot,
+        "task": args.task,
+        "seed": args.seed,
         "fast": args.fast,
         "camera.enabled": False if args.no_camera else None,
         "camera.width": args.width,

@@ -12,7 +12,7 @@ import time
 
 import numpy as np
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus
-from geometry_msgs.msg import WrenchStamped
+from geometry_msgs.msg import PoseStamped, WrenchStamped
 from polyarm_common import conversions as conv
 from polyarm_common.qos import COMMAND, SENSOR, STATE
 from polyarm_common.rate import RateMeter
@@ -21,13 +21,14 @@ from rcl_interfaces.msg import ParameterDescriptor
 from rclpy.node import Node
 from rosgraph_msgs.msg import Clock
 from sensor_msgs.msg import CameraInfo, Image, JointState
-from std_msgs.msg import Float64
+from std_msgs.msg import Bool, Float64
 from std_srvs.srv import Trigger
 
 from sim_bridge.camera import CameraConfig
 from sim_bridge.mujoco_sim import CommandError, MujocoSim, SceneRenderer, depth_to_millimetres
 from sim_bridge.pacing import RealTimeFactor, RealTimePacer
 from sim_bridge.rendering import install_hint
+from sim_bridge.tasks import TaskError, make_task
 
 
 class SimNode(Node):
@@ -38,13 +39,15 @@ class SimNode(Node):
         p = {name: self.get_parameter(name).value for name in parameters}
         robot = get_robot(p["robot"])  # UnknownRobotError (a ValueError) lists the valid robots
         self.camera = _camera_config(robot.name, p) if p["camera.enabled"] else None
-        self.sim = MujocoSim(robot, self.camera, p["physics_rate"], p["effort_timeout"])
+        self._sim_args = (robot, self.camera, p["physics_rate"], p["effort_timeout"])
+        self.sim = self._build_sim(p["task"], p["seed"])  # TaskError (a ValueError) lists the valid tasks
         self.fast = bool(p["fast"])
         self._substeps = max(1, round(p["physics_rate"] / p["joint_state_rate"]))
         self._lock = threading.Lock()
         self._running = True
         self.failure: str | None = None  # set by a worker thread that cannot go on
-        self._wall_epoch_ns = time.time_ns()  # stamps are this + sim time, so /clock and headers agree
+        self._wall_epoch_ns = time.time_ns()  # stamps are this + simulated time, so /clock and headers agree
+        self._elapsed = 0.0  # simulated seconds since start, across resets: stamps never go back
         self._counters = {"rejected_commands": 0, "rendered_frames": 0, "physics_overruns": 0}
         self._render_times: list[float] = []
         self._state_rate = RateMeter(window=400)
@@ -54,6 +57,8 @@ class SimNode(Node):
         self._pub_joint_states = self.create_publisher(JointState, "joint_states", STATE)
         self._pub_clock = self.create_publisher(Clock, "/clock", STATE)
         self._pub_diagnostics = self.create_publisher(DiagnosticArray, "/diagnostics", STATE)
+        self._pub_object_pose = self.create_publisher(PoseStamped, "sim/object_pose", STATE)
+        self._pub_success = self.create_publisher(Bool, "sim/success", STATE)
         self.create_subscription(JointState, "joint_commands", self._on_joint_command, COMMAND)
         self.create_subscription(Float64, "gripper/command", self._on_gripper_command, COMMAND)
         self.create_subscription(WrenchStamped, "sim/tcp_wrench", self._on_tcp_wrench, COMMAND)
@@ -72,6 +77,7 @@ class SimNode(Node):
         self._physics_thread = threading.Thread(target=self._physics_loop, name="physics", daemon=True)
         self._physics_thread.start()
         cam = f"camera {self.camera.width}x{self.camera.height} @ {self.camera.rate_hz} Hz" if self.camera else "no camera"
+        cam += f", task {p['task']} (seed {p['seed']})" if p["task"] else ", no task"
         self.get_logger().info(
             f"simulating {robot.summary}: {robot.command_interface} commands, physics "
             f"{p['physics_rate']:.0f} Hz, joint_states {p['physics_rate'] / self._substeps:.0f} Hz, "
@@ -86,21 +92,35 @@ class SimNode(Node):
         while self._running:
             with self._lock:
                 self.sim.step(self._substeps)
+                self._elapsed += period
                 state = self.sim.joint_state()
-                sim_time = self.sim.time
+                sim_time = self._elapsed
+                ground_truth = self._ground_truth()
                 if self.camera is not None and sim_time >= next_frame - 1e-9:
                     next_frame = max(next_frame + 1.0 / self.camera.rate_hz, sim_time)
                     self._offer_frame(sim_time)
             stamp = self._stamp(sim_time)
             self._pub_joint_states.publish(conv.joint_state(state.names, state.position, state.velocity, state.effort, stamp))
             self._pub_clock.publish(Clock(clock=stamp))
+            if ground_truth is not None:
+                position, quaternion, success = ground_truth
+                self._pub_object_pose.publish(conv.pose_stamped(position, quaternion, "base_link", stamp))
+                self._pub_success.publish(Bool(data=success))
             self._state_rate.tick(time.monotonic())
             self._counters["physics_overruns"] = pacer.overruns
             pacer.wait()
 
+    def _ground_truth(self):
+        task = self.sim.task
+        if task is None:
+            return None
+        position, quaternion = task.object_pose(self.sim.model, self.sim.data)
+        return position, quaternion, self.sim.success()
+
     def _offer_frame(self, sim_time: float) -> None:
+        d = self.sim.data
         with self._frame_due:
-            self._frame_state = (sim_time, self.sim.data.qpos.copy(), self.sim.data.mocap_pos.copy(), self.sim.data.mocap_quat.copy())
+            self._frame_state = (sim_time, self.sim.model, d.qpos.copy(), d.mocap_pos.copy(), d.mocap_quat.copy())
             self._frame_due.notify()
 
     def _camera_loop(self) -> None:
@@ -118,7 +138,10 @@ class SimNode(Node):
                     frame, self._frame_state = self._frame_state, None
                 if frame is None:
                     continue
-                sim_time, qpos, mocap_pos, mocap_quat = frame
+                sim_time, model, qpos, mocap_pos, mocap_quat = frame
+                if model is not renderer.model:  # a reset changed the task: a new scene to render
+                    renderer.close()
+                    renderer = SceneRenderer(model, self.camera)
                 t0 = time.perf_counter()
                 rgb, depth = renderer.render(qpos, mocap_pos, mocap_quat)
                 self._render_times.append(time.perf_counter() - t0)
@@ -168,21 +191,40 @@ class SimNode(Node):
         self.get_logger().error(message, throttle_duration_sec=1.0)
 
     def _on_reset(self, request, response):
-        with self._lock:
-            self.sim.reset()
-        response.success, response.message = True, f"{self.sim.robot.name} reset to its home pose"
+        """Home pose; the task and seed are this node's `task` and `seed` parameters as they are now."""
+        task, seed = self.get_parameter("task").value, self.get_parameter("seed").value
+        try:
+            with self._lock:
+                if task != (self.sim.task.name if self.sim.task else ""):
+                    self.sim = self._build_sim(task, seed)
+                else:
+                    self.sim.reset(rng=np.random.default_rng(seed))
+        except TaskError as err:
+            response.success, response.message = False, f"reset refused, the sim is unchanged: {err}"
+            self.get_logger().error(response.message)
+            return response
+        what = f"task {task}, seed {seed}" if task else "no task"
+        response.success, response.message = True, f"{self.sim.robot.name} reset to its home pose ({what})"
         self.get_logger().info(response.message)
         return response
 
+    def _build_sim(self, task: str, seed: int) -> MujocoSim:
+        robot, camera, physics_rate, effort_timeout = self._sim_args
+        area, density = self.get_parameter("task.area_cm2").value, self.get_parameter("task.density").value
+        task_object = make_task(task, robot, area, density) if task else None
+        sim = MujocoSim(robot, camera, physics_rate, effort_timeout, task=task_object)
+        sim.reset(rng=np.random.default_rng(seed))
+        return sim
+
     def _publish_diagnostics(self) -> None:
-        rtf = self._rtf.read(self.sim.time)
+        rtf = self._rtf.read(self._elapsed)
         render, self._render_times = self._render_times, []
         values = {
             "real_time_factor": rtf,
             "joint_state_rate_hz": self._state_rate.stats()["rate_hz"],
             "render_ms_mean": 1e3 * float(np.mean(render)) if render else 0.0,
             "camera_frames_last_s": len(render),
-            "sim_time_s": self.sim.time,
+            "sim_time_s": self._elapsed,
             **self._counters,
         }
         slow = not self.fast and rtf < 0.9

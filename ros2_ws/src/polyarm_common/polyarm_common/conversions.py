@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 from builtin_interfaces.msg import Time
 from diagnostic_msgs.msg import DiagnosticStatus, KeyValue
+from geometry_msgs.msg import PoseStamped
 from sensor_msgs.msg import CameraInfo, Image, JointState
 
 _ENCODINGS = {"rgb8": (np.uint8, 3), "16UC1": (np.uint16, 1), "32FC1": (np.float32, 1), "mono8": (np.uint8, 1)}
@@ -20,6 +21,15 @@ def joint_state(names, position, velocity, effort, time: Time) -> JointState:
     msg.position = np.asarray(position, dtype=float).tolist()
     msg.velocity = np.asarray(velocity, dtype=float).tolist()
     msg.effort = np.asarray(effort, dtype=float).tolist()
+    return msg
+
+
+def pose_stamped(position, quaternion_xyzw, frame_id: str, time: Time) -> PoseStamped:
+    msg = PoseStamped()
+    msg.header.stamp, msg.header.frame_id = time, frame_id
+    p, q = msg.pose.position, msg.pose.orientation
+    p.x, p.y, p.z = (float(v) for v in position)
+    q.x, q.y, q.z, q.w = (float(v) for v in quaternion_xyzw)
     return msg
 
 

@@ -97,7 +97,8 @@ class ControllerNode(Node):
             setattr(msg, self._field, out.command.tolist())
             self._pub_command.publish(msg)
         if out.measured is not None:
-            self._pub_ee_pose.publish(_pose(out.measured.tcp_position, out.measured.tcp_rotation, self.config.frame_id, stamp))
+            quaternion = matrix_to_quat(out.measured.tcp_rotation)
+            self._pub_ee_pose.publish(conv.pose_stamped(out.measured.tcp_position, quaternion, self.config.frame_id, stamp))
         self._compute_s.append(time.perf_counter() - t0)
         self._last_output = out
         if out.status != self._last_status:  # rclpy wants one severity per call site
@@ -161,12 +162,3 @@ class ControllerNode(Node):
         array = DiagnosticArray(status=[status])
         array.header.stamp = self.get_clock().now().to_msg()
         self._pub_diagnostics.publish(array)
-
-
-def _pose(position, rotation, frame_id: str, stamp) -> PoseStamped:
-    msg = PoseStamped()
-    msg.header.stamp, msg.header.frame_id = stamp, frame_id
-    msg.pose.position.x, msg.pose.position.y, msg.pose.position.z = map(float, position)
-    q = matrix_to_quat(rotation)
-    msg.pose.orientation.x, msg.pose.orientation.y, msg.pose.orientation.z, msg.pose.orientation.w = map(float, q)
-    return msg
