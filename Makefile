@@ -25,6 +25,7 @@ test: $(STAMP) check-gl
 bench: $(STAMP) check-gl
 	$(PY) bench/bench_sim.py
 	$(PY) bench/bench_controller.py
+	$(PY) bench/bench_tasks.py
 
 
 check-gl:

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
-PACKAGES = {"polyarm", "polyarm_common", "polyarm_control", "polyarm_description", "sim_bridge"}
+PACKAGES = {"polyarm", "polyarm_common", "polyarm_control", "polyarm_description", "policy_server", "sim_bridge"}
 
 
 @pytest.fixture(scope="module")

@@ -17,7 +17,7 @@ from polyarm_description import get_robot
 from sim_bridge import envs as polyarm_envs
 from sim_bridge.dataset import Episode, create_or_open
 from sim_bridge.envs import PolyarmEnv
-from sim_bridge.scripted import SCRIPTED
+from sim_bridge.scripted import run_episode
 from sim_bridge.tasks import ObjectSpace, TaskError, make_task
 from sim_bridge.tasks.base import Task
 
@@ -196,15 +196,7 @@ DOCUMENTED_SUCCESS = {"reach": 0.95, "press_button": 0.9, "pick": 0.75, "place_i
 @pytest.mark.parametrize("task", list(DOCUMENTED_SUCCESS))
 def test_scripted_policy_reaches_its_documented_success_rate(task):
     env = PolyarmEnv("panda", task)
-    wins = 0
-    for episode in range(20):
-        obs, info = env.reset(seed=episode)
-        policy = SCRIPTED[task](env, np.random.default_rng(1000 + episode), noise=0.2)
-        success = False
-        for _ in range(env.episode_length):
-            obs, reward, terminated, truncated, info = env.step(policy(info))
-            success |= info["success"]
-        wins += success
+    wins = sum(run_episode(env, task, seed) for seed in range(20))
     env.close()
     assert wins / 20 >= DOCUMENTED_SUCCESS[task], f"{task}: {wins}/20"
 
@@ -295,3 +287,22 @@ def test_a_stopped_collection_leaves_its_complete_episodes_readable(tmp_path, si
                           capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
     assert minari.MinariDataset(out / "data").total_episodes == dataset.total_episodes + 1
+
+
+def test_prior_data_is_unlabelled_and_says_so(tmp_path):
+    out = tmp_path / "prior"
+    done = subprocess.run(collect_cmd("--robot", "panda", "--task", "place_in_tray", "--episodes", "3", "--out", str(out),
+                                      "--prior", "--seed", "4"), capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    dataset = minari.MinariDataset(out / "data")
+    assert dataset.total_episodes == 3
+    assert all(float(np.sum(ep.rewards)) == 0.0 for ep in dataset.iterate_episodes())
+    meta = json.loads((out / "data" / "metadata.json").read_text())["polyarm"]
+    assert meta["prior"] is True and meta["robot"] == "panda" and meta["task"] == "place_in_tray"
+    assert meta["action_scale"] == [0.05, 0.2] and meta["camera"]["width"] == 160
+    info = subprocess.run([sys.executable, "-m", "polyarm.cli", "dataset", "info", str(out)], capture_output=True, text=True, timeout=120)
+    assert info.returncode == 0 and "prior data, rewards 0" in info.stdout and "episodes     3" in info.stdout
+    # appending task data from another task to it is refused, naming what differs
+    done = subprocess.run(collect_cmd("--robot", "panda", "--task", "pick", "--episodes", "1", "--out", str(out), "--append"),
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 2 and "the dataset's task is 'place_in_tray'" in done.stderr

@@ -37,7 +37,7 @@ def create_or_open(path: Path, observation_space, action_space, metadata: dict, 
     if append and path.exists():
         storage = open_storage(path)
         existing = storage.metadata.get("polyarm", {})
-        for key in ("robot", "task", "image_size", "action_scale"):
+        for key in ("robot", "task", "prior", "image_size", "action_scale"):
             if key in existing and existing[key] != metadata.get(key):
                 raise DatasetError(f"cannot append: the dataset's {key} is {existing[key]!r}, this collection's is {metadata.get(key)!r}")
         if storage.observation_space != observation_space or storage.action_space != action_space:

@@ -254,3 +254,16 @@ def scripted_policy(task: str, env, rng: np.random.Generator, noise: float, prio
         return SCRIPTED[task](env, rng, noise=noise)
     choices = PRIOR_MIX[task]
     return choices[int(rng.integers(len(choices)))](env, rng, noise=noise)
+
+
+def run_episode(env, task: str, seed: int, noise: float = 0.2, prior: bool = False) -> bool:
+    """One seeded episode of the task's scripted policy (policy seed 1000 + seed); True if it succeeded."""
+    obs, info = env.reset(seed=seed)
+    policy = scripted_policy(task, env, np.random.default_rng(1000 + seed), noise, prior)
+    success = False
+    for _ in range(env.episode_length):
+        obs, reward, terminated, truncated, info = env.step(policy(info))
+        success |= info["success"]
+        if terminated or truncated:
+            break
+    return success
