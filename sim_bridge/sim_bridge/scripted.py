@@ -68,22 +68,21 @@ class PressButtonPolicy(ScriptedPolicy):
             if self.wait > 3:
                 self.phase = "neutral"
             return cap - np.array([0, 0, self.press_depth]) - tcp, GRIPPER_CLOSE, False
-        return np.zeros(3), GRIPPER_KEEP, self.phase == "neutral" and self._neutral_once()
-
-    def _neutral_once(self) -> bool:
-        self.phase = "done"
-        return True
+        if self.phase == "neutral":
+            self.phase = "done"
+            return np.zeros(3), GRIPPER_KEEP, True
+        return np.zeros(3), GRIPPER_KEEP, False
 
 
 class GraspPolicy(ScriptedPolicy):
-    """COG Algorithm 1: move toward the object, close the gripper once within a randomized
-    distance of it, lift above a height threshold; then return to neutral."""
+    """COG Algorithm 1: move toward the object (above it, then down to it), close the gripper once
+    within a randomized distance of it, lift above a randomized height, then hold (Algorithm 1 ends
+    with zero actions)."""
 
     def reset(self):
         super().reset()
         self.close_within = float(np.clip(self.rng.normal(0.015, 0.005), 0.005, 0.03))
         self.lift_to = self.rng.normal(0.14, 0.01)
-        self.wait = 0
 
     def plan(self, tcp, obj):
         grasp_point = obj + np.array([0, 0, 0.6 * HALF_SIZE])
@@ -137,11 +136,11 @@ class PickPlacePolicy(GraspPolicy):
             self.phase = "carry"
         if self.phase == "carry":
             if np.linalg.norm((drop_point - tcp)[:2]) < self.drop_within:
-                self.phase = "release"
+                self.phase, self.wait = "release", 0
             return drop_point - tcp, GRIPPER_CLOSE, False
         if self.phase == "release":
             self.wait += 1
-            if self.wait >= 5:
+            if self.wait >= 3:
                 self.phase = "neutral"
             return np.zeros(3), GRIPPER_OPEN, False
         if self.phase == "neutral":
@@ -231,15 +230,16 @@ SCRIPTED = {
 }
 
 
-def _reach_around_object(env, rng, noise=0.2):
+def _reach_to_object(env, rng, noise=0.2):
+    """Reaching for the object without grasping or pressing it: an irrelevant behaviour."""
     return ReachPolicy(env, rng, noise)
 
 
 # COG's prior data: unlabelled, mixing the scene's behaviours, useful and irrelevant alike.
 PRIOR_MIX = {
     "reach": [ReachPolicy],
-    "press_button": [PressButtonPolicy, _reach_around_object],
-    "pick": [GraspPolicy, _reach_around_object],
+    "press_button": [PressButtonPolicy, _reach_to_object],
+    "pick": [GraspPolicy, _reach_to_object],
     "place_in_tray": [GraspPolicy, lambda env, rng, noise=0.2: PickPlacePolicy(env, rng, noise, tray_probability=0.5)],
     "open_drawer": [SCRIPTED["open_drawer"], SCRIPTED["close_drawer"]],
     "close_drawer": [SCRIPTED["open_drawer"], SCRIPTED["close_drawer"]],
