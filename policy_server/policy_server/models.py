@@ -1,0 +1,202 @@
+"""The model zoo: the networks every algorithm deploys, shared with offline training.
+
+The image encoder follows COG's simulated-experiment network (Appendix A.2): three 3x3 convolutions
+of 16 channels (padding 1), max-pooling after the first two, flattened, with the proprio state
+appended after the convolutions, then fully connected layers of 1024, 512 and 256.
+
+Every deployable network maps (image float32 B x 3 x S x S in [0, 1], state B x 8, task index B) to
+a deterministic action B x A in [-1, 1], so the node, ONNX export and evaluation treat them alike.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+
+import torch
+from torch import nn
+
+CONDITIONINGS = ("none", "multihead", "onehot", "embedding")
+
+
+@dataclass(frozen=True)
+class Architecture:
+    image_size: int = 48
+    channels: tuple = (16, 16, 16)
+    hidden: tuple = (1024, 512, 256)
+    state_dim: int = 8  # 0: image only (COG's simulated setting)
+    action_dim: int = 8
+    num_tasks: int = 1
+    conditioning: str = "none"  # multihead (SAC-CQL-SI), onehot or embedding (PolyTask, HCSAC)
+    embedding_dim: int = 8
+    latent_dim: int = 16  # PLAS: 2 x action dimension
+    max_latent: float = 2.0  # PLAS: latent actions in [-max, max]
+    perturbation: float = 0.0  # PLAS: residual range of the optional perturbation layer (0: none)
+    extra: dict = field(default_factory=dict)
+
+    def __post_init__(self):
+        if self.image_size not in (48, 64):
+            raise ValueError(f"image size {self.image_size} not supported; use 48 or 64")
+        if self.conditioning not in CONDITIONINGS:
+            raise ValueError(f"unknown task conditioning {self.conditioning!r}; valid: {', '.join(CONDITIONINGS)}")
+        if self.num_tasks < 1:
+            raise ValueError("num_tasks must be at least 1")
+
+    def to_dict(self) -> dict:
+        d = asdict(self)
+        d["channels"], d["hidden"] = list(self.channels), list(self.hidden)
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "Architecture":
+        d = dict(d)
+        d["channels"], d["hidden"] = tuple(d["channels"]), tuple(d["hidden"])
+        return cls(**d)
+
+
+def mlp(sizes: list[int], out: int) -> nn.Sequential:
+    layers: list[nn.Module] = []
+    for a, b in zip(sizes[:-1], sizes[1:], strict=True):
+        layers += [nn.Linear(a, b), nn.ReLU()]
+    layers.append(nn.Linear(sizes[-1], out))
+    return nn.Sequential(*layers)
+
+
+class ImageEncoder(nn.Module):
+    """COG's convolutional trunk; output: flattened features with the state appended."""
+
+    def __init__(self, arch: Architecture):
+        super().__init__()
+        c1, c2, c3 = arch.channels
+        self.convs = nn.Sequential(
+            nn.Conv2d(3, c1, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
+            nn.Conv2d(c1, c2, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
+            nn.Conv2d(c2, c3, 3, padding=1), nn.ReLU(), nn.Flatten(),
+        )
+        self.state_dim = arch.state_dim
+        self.out_dim = c3 * (arch.image_size // 4) ** 2 + arch.state_dim
+
+    def forward(self, image: torch.Tensor, state: torch.Tensor) -> torch.Tensor:
+        features = self.convs(image)
+        return torch.cat([features, state], dim=1) if self.state_dim else features
+
+
+class TaskConditioning(nn.Module):
+    """Appends the task to the features: a one-hot vector, a learned embedding, or nothing."""
+
+    def __init__(self, arch: Architecture):
+        super().__init__()
+        self.kind, self.num_tasks = arch.conditioning, arch.num_tasks
+        self.embedding = nn.Embedding(arch.num_tasks, arch.embedding_dim) if self.kind == "embedding" else None
+        self.out_dim = {"onehot": arch.num_tasks, "embedding": arch.embedding_dim}.get(self.kind, 0)
+
+    def forward(self, features: torch.Tensor, task: torch.Tensor) -> torch.Tensor:
+        if self.kind == "onehot":
+            return torch.cat([features, nn.functional.one_hot(task, self.num_tasks).to(features.dtype)], dim=1)
+        if self.kind == "embedding":
+            return torch.cat([features, self.embedding(task)], dim=1)
+        return features
+
+
+class TanhGaussianActor(nn.Module):
+    """SAC/CQL actor: a Gaussian squashed by tanh; one head per task under multi-head conditioning
+    (SAC-CQL-SI). Deployed deterministically: tanh of the mean."""
+
+    def __init__(self, arch: Architecture):
+        super().__init__()
+        self.encoder = ImageEncoder(arch)
+        self.condition = TaskConditioning(arch)
+        self.heads = arch.num_tasks if arch.conditioning == "multihead" else 1
+        self.action_dim = arch.action_dim
+        self.trunk = mlp([self.encoder.out_dim + self.condition.out_dim, *arch.hidden], 2 * arch.action_dim * self.heads)
+
+    def distribution(self, image, state, task) -> tuple[torch.Tensor, torch.Tensor]:
+        """Mean and log-std (clamped to [-20, 2]) of the pre-tanh Gaussian of each sample's task head."""
+        out = self.trunk(self.condition(self.encoder(image, state), task))
+        out = out.view(-1, self.heads, 2 * self.action_dim)
+        head = task if self.heads > 1 else torch.zeros_like(task)
+        out = out[torch.arange(out.shape[0]), head]
+        mean, log_std = out.split(self.action_dim, dim=1)
+        return mean, log_std.clamp(-20.0, 2.0)
+
+    def forward(self, image, state, task):
+        mean, _ = self.distribution(image, state, task)
+        return torch.tanh(mean)
+
+
+class TwinQ(nn.Module):
+    """Two Q-functions; the action joins after the convolutions (COG)."""
+
+    def __init__(self, arch: Architecture):
+        super().__init__()
+        self.encoders = nn.ModuleList([ImageEncoder(arch), ImageEncoder(arch)])
+        self.condition = TaskConditioning(arch)
+        width = self.encoders[0].out_dim + self.condition.out_dim + arch.action_dim
+        self.q = nn.ModuleList([mlp([width, *arch.hidden], 1), mlp([width, *arch.hidden], 1)])
+
+    def forward(self, image, state, task, action):
+        return tuple(q(torch.cat([self.condition(enc(image, state), task), action], dim=1)).squeeze(1)
+                     for enc, q in zip(self.encoders, self.q, strict=True))
+
+
+class CVAE(nn.Module):
+    """PLAS's behaviour model: q(z | s, a) and p(a | s, z), with p(z | s) = N(0, 1)."""
+
+    def __init__(self, arch: Architecture):
+        super().__init__()
+        self.encoder = ImageEncoder(arch)
+        self.latent_dim = arch.latent_dim
+        width = self.encoder.out_dim
+        self.q_z = mlp([width + arch.action_dim, 750, 750], 2 * arch.latent_dim)
+        self.p_a = mlp([width + arch.latent_dim, 750, 750], arch.action_dim)
+
+    def encode(self, image, state, action):
+        mean, log_std = self.q_z(torch.cat([self.encoder(image, state), action], dim=1)).split(self.latent_dim, dim=1)
+        return mean, log_std.clamp(-4.0, 15.0)
+
+    def decode(self, features, z):
+        return torch.tanh(self.p_a(torch.cat([features, z], dim=1)))
+
+
+class PLASPolicy(nn.Module):
+    """PLAS: a latent actor z = max_latent * tanh(f(s)), the CVAE decoder a = p(a | s, z), and an
+    optional perturbation layer adding a residual in [-phi, phi] (PLAS §2.4)."""
+
+    def __init__(self, arch: Architecture):
+        super().__init__()
+        self.cvae = CVAE(arch)
+        self.latent_actor = mlp([self.cvae.encoder.out_dim, *arch.hidden], arch.latent_dim)
+        self.max_latent, self.phi = arch.max_latent, arch.perturbation
+        self.perturb = mlp([self.cvae.encoder.out_dim + arch.action_dim, 400, 300], arch.action_dim) if self.phi > 0 else None
+
+    def forward(self, image, state, task):
+        features = self.cvae.encoder(image, state)
+        z = self.max_latent * torch.tanh(self.latent_actor(features))
+        action = self.cvae.decode(features, z)
+        if self.perturb is not None:
+            residual = self.phi * torch.tanh(self.perturb(torch.cat([features, action], dim=1)))
+            action = (action + residual).clamp(-1.0, 1.0)
+        return action
+
+
+class ConditionedPolicy(nn.Module):
+    """A deterministic policy, task-conditioned by one-hot or embedding: PolyTask's distilled
+    policy (eq. 2 regresses it onto each task's expert) and, unconditioned, behaviour cloning."""
+
+    def __init__(self, arch: Architecture):
+        super().__init__()
+        self.encoder = ImageEncoder(arch)
+        self.condition = TaskConditioning(arch)
+        self.net = mlp([self.encoder.out_dim + self.condition.out_dim, *arch.hidden], arch.action_dim)
+
+    def forward(self, image, state, task):
+        return torch.tanh(self.net(self.condition(self.encoder(image, state), task)))
+
+
+# algorithm -> (the deployed network, the state-dict entry it is stored under)
+DEPLOYED = {
+    "sac": (TanhGaussianActor, "actor"),
+    "cql": (TanhGaussianActor, "actor"),
+    "plas": (PLASPolicy, "policy"),
+    "polytask": (ConditionedPolicy, "policy"),
+    "bc": (ConditionedPolicy, "policy"),
+}
