@@ -14,4 +14,5 @@ setup(
     zip_safe=False,
     description="polyarm policy I/O adapters (and, later, models and the policy-server node).",
     license="Apache-2.0",
+    entry_points={"console_scripts": ["policy = policy_server.main:main"]},
 )

@@ -46,7 +46,7 @@ class SimNode(Node):
         self._lock = threading.Lock()
         self._running = True
         self.failure: str | None = None  # set by a worker thread that cannot go on
-        self._wall_epoch_ns = time.time_ns()  # stamps are this + simulated time, so /clock and headers agree
+        self._wall_epoch_ns = time.time_ns()  # --fast stamps are this + simulated time, as /clock
         self._elapsed = 0.0  # simulated seconds since start, across resets: stamps never go back
         self._counters = {"rejected_commands": 0, "rendered_frames": 0, "physics_overruns": 0}
         self._render_times: list[float] = []
@@ -96,10 +96,11 @@ class SimNode(Node):
                 state = self.sim.joint_state()
                 sim_time = self._elapsed
                 ground_truth = self._ground_truth()
+                now_ns = time.time_ns()
                 if self.camera is not None and sim_time >= next_frame - 1e-9:
                     next_frame = max(next_frame + 1.0 / self.camera.rate_hz, sim_time)
-                    self._offer_frame(sim_time)
-            stamp = self._stamp(sim_time)
+                    self._offer_frame(sim_time, now_ns)
+            stamp = self._stamp(sim_time, now_ns)
             self._pub_joint_states.publish(conv.joint_state(state.names, state.position, state.velocity, state.effort, stamp))
             self._pub_clock.publish(Clock(clock=stamp))
             if ground_truth is not None:
@@ -117,10 +118,10 @@ class SimNode(Node):
         position, quaternion = task.object_pose(self.sim.model, self.sim.data)
         return position, quaternion, self.sim.success()
 
-    def _offer_frame(self, sim_time: float) -> None:
+    def _offer_frame(self, sim_time: float, now_ns: int) -> None:
         d = self.sim.data
         with self._frame_due:
-            self._frame_state = (sim_time, self.sim.model, d.qpos.copy(), d.mocap_pos.copy(), d.mocap_quat.copy())
+            self._frame_state = (sim_time, now_ns, self.sim.model, d.qpos.copy(), d.mocap_pos.copy(), d.mocap_quat.copy())
             self._frame_due.notify()
 
     def _camera_loop(self) -> None:
@@ -138,14 +139,14 @@ class SimNode(Node):
                     frame, self._frame_state = self._frame_state, None
                 if frame is None:
                     continue
-                sim_time, model, qpos, mocap_pos, mocap_quat = frame
+                sim_time, now_ns, model, qpos, mocap_pos, mocap_quat = frame
                 if model is not renderer.model:  # a reset changed the task: a new scene to render
                     renderer.close()
                     renderer = SceneRenderer(model, self.camera)
                 t0 = time.perf_counter()
                 rgb, depth = renderer.render(qpos, mocap_pos, mocap_quat)
                 self._render_times.append(time.perf_counter() - t0)
-                stamp = self._stamp(sim_time)
+                stamp = self._stamp(sim_time, now_ns)  # the time of the state it shows, as a camera stamps exposure
                 info = conv.camera_info(K, cam.width, cam.height, cam.frame_id, stamp)
                 self._pub_color.publish(conv.image(rgb, "rgb8", cam.frame_id, stamp))
                 self._pub_color_info.publish(info)
@@ -234,8 +235,10 @@ class SimNode(Node):
         array.header.stamp = self.get_clock().now().to_msg()
         self._pub_diagnostics.publish(array)
 
-    def _stamp(self, sim_time: float):
-        return conv.stamp(self._wall_epoch_ns + int(sim_time * 1e9))
+    def _stamp(self, sim_time: float, wall_ns: int):
+        """Real time: the wall clock of the physics tick, as a driver stamps; --fast: simulated time
+        since start (then /clock is the clock to use)."""
+        return conv.stamp(self._wall_epoch_ns + int(sim_time * 1e9) if self.fast else wall_ns)
 
     def close(self) -> None:
         self._running = False

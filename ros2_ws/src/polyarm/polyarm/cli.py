@@ -11,6 +11,7 @@ COMMANDS = {
     "controller": ("polyarm_control.main:main", "run the 100 Hz operational-space controller for one arm"),
     "collect": ("sim_bridge.collect:main", "record scripted episodes of a sim task into a Minari-layout dataset"),
     "dataset": ("sim_bridge.collect:dataset_main", "inspect a dataset ('polyarm dataset info PATH')"),
+    "policy": ("policy_server.main:main", "run a policy checkpoint at 2 Hz over the controller"),
     "export": ("policy_server.runtime:export_main", "export a policy checkpoint to ONNX ('polyarm export CKPT --onnx')"),
     "monitor": ("polyarm.monitor:main", "list the topics in the graph with their message rates"),
     "demo": ("polyarm.demo:main", "start the simulated Panda and report what it streams"),

@@ -1,0 +1,243 @@
+"""PolicyNode: runs a checkpoint closed-loop at 2 Hz over the controller.
+
+Each tick takes the newest camera frame, `controller/ee_pose` and the gripper opening from
+`joint_states`; if the frame (or pose) is older than `max_observation_age` the step is skipped and
+the reason logged, and nothing moves. Inference runs in a worker thread, so a slow model never blocks
+the node's callbacks; a tick whose previous inference is still running is skipped. The action goes
+through the ActionAdapter into `controller/target_pose` and `gripper/command`; a NaN or inf action is
+never published: the node asks `controller/hold` and reports the error.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+import numpy as np
+from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus
+from geometry_msgs.msg import PoseStamped
+from polyarm_common import conversions as conv
+from polyarm_common.qos import COMMAND, SENSOR, STATE
+from polyarm_common.rate import RateMeter
+from polyarm_control.config import default_config
+from polyarm_control.dynamics import RobotDynamics
+from polyarm_control.rotations import matrix_to_quat, quat_to_matrix
+from polyarm_description import get_robot, gripper_range, load_model
+from rcl_interfaces.msg import ParameterDescriptor, SetParametersResult
+from rclpy.node import Node
+from sensor_msgs.msg import Image, JointState
+from std_msgs.msg import Float64
+from std_srvs.srv import Trigger
+
+from policy_server.checkpoint import CheckpointError
+from policy_server.policy_io import ActionAdapter, ObservationAdapter, ObservationError
+from policy_server.runtime import Policy
+
+PARAMETERS = {  # name: (default, description)
+    "robot": ("panda", "which arm: its workspace box, gripper range and neutral pose"),
+    "checkpoint": ("", "policy checkpoint file; setting it at run time reloads (validated, the old model kept on error)"),
+    "task": ("", "task of a multi-task checkpoint; may change at run time"),
+    "backend": ("torch", "torch or onnx"),
+    "rate_hz": (2.0, "policy rate"),
+    "max_observation_age": (0.3, "s; an older camera frame or ee_pose skips the step"),
+    "autostart": (False, "start acting without a policy/start call"),
+}
+
+
+class PolicyNode(Node):
+    def __init__(self, overrides=()):
+        super().__init__("policy", parameter_overrides=list(overrides))
+        for name, (default, description) in PARAMETERS.items():
+            self.declare_parameter(name, default, ParameterDescriptor(description=description))
+        p = {name: self.get_parameter(name).value for name in PARAMETERS}
+        if not p["checkpoint"]:
+            raise ValueError("no checkpoint given (--checkpoint FILE)")
+        self.robot = get_robot(p["robot"])
+        self.policy = self._load(p["checkpoint"], p["backend"], p["task"])
+        self._configure_io(self.policy)
+        self.max_age = float(p["max_observation_age"])
+        self.active = bool(p["autostart"])
+        self._lock = threading.Lock()
+        self._image = self._pose = None
+        self._gripper_opening = 1.0
+        self._worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="inference")
+        self._pending = None
+        self._rate = RateMeter(window=60)
+        self._stats = {"steps": 0, "skipped_steps": 0, "holds": 0, "errors": 0}
+        self._latency_ms: list[float] = []
+        self._obs_age_ms: list[float] = []
+        self._obs_to_command_ms: list[float] = []
+        self._last_skip = ""
+
+        closed, opened = gripper_range(load_model(self.robot))
+        finger = self.robot.finger_joints[0]
+        self._gripper = (finger, closed, opened)
+        self.create_subscription(Image, "camera/color/image_raw", self._on_image, SENSOR)
+        self.create_subscription(PoseStamped, "controller/ee_pose", self._on_pose, STATE)
+        self.create_subscription(JointState, "joint_states", self._on_joint_states, STATE)
+        self._pub_target = self.create_publisher(PoseStamped, "controller/target_pose", COMMAND)
+        self._pub_gripper = self.create_publisher(Float64, "gripper/command", COMMAND)
+        self._pub_diagnostics = self.create_publisher(DiagnosticArray, "/diagnostics", STATE)
+        self._hold_client = self.create_client(Trigger, "controller/hold")
+        self.create_service(Trigger, "policy/start", self._on_start)
+        self.create_service(Trigger, "policy/stop", self._on_stop)
+        self.create_service(Trigger, "policy/reset", self._on_reset)
+        self.add_on_set_parameters_callback(self._on_set_parameters)
+        self.create_timer(1.0 / float(p["rate_hz"]), self._on_tick)
+        self.create_timer(1.0, self._publish_diagnostics)
+        self.get_logger().info(
+            f"{self.policy.checkpoint['algorithm']} policy from {p['checkpoint']} ({p['backend']}), task "
+            f"{self.policy.task_names[self.policy.task]!r}, {p['rate_hz']:g} Hz on the {self.robot.name}; "
+            f"{'acting' if self.active else 'waiting for policy/start'}")
+
+    # ------------------------------------------------------------ set-up
+    def _load(self, path: str, backend: str, task: str) -> Policy:
+        return Policy.load(path, backend, task or None)  # CheckpointError is a ValueError: exit 2 at start
+
+    def _configure_io(self, policy: Policy) -> None:
+        spec, action = policy.checkpoint["observation"], policy.checkpoint["action"]
+        self.observe = ObservationAdapter(spec["image_size"], tuple(spec.get("neutral_quaternion", (0, 0, 0, 1))))
+        config = default_config(self.robot.name)
+        self.act = ActionAdapter(action["position_scale"], action["rotation_scale"], config.workspace_low, config.workspace_high)
+        dynamics = RobotDynamics(self.robot)
+        home = dynamics.state(dynamics.home(), np.zeros(self.robot.dof))
+        self.neutral = (home.tcp_position, home.tcp_rotation)
+
+    # ------------------------------------------------------------ inputs
+    def _on_image(self, msg: Image) -> None:
+        with self._lock:
+            self._image = msg
+
+    def _on_pose(self, msg: PoseStamped) -> None:
+        with self._lock:
+            self._pose = msg
+
+    def _on_joint_states(self, msg: JointState) -> None:
+        finger, closed, opened = self._gripper
+        if finger in msg.name:
+            self._gripper_opening = (msg.position[msg.name.index(finger)] - closed) / (opened - closed)
+
+    # ------------------------------------------------------------- ticks
+    def _on_tick(self) -> None:
+        tick_stamp = self.get_clock().now()
+        self._rate.tick(time.monotonic())
+        if not self.active:
+            return
+        if self._pending is not None and not self._pending.done():
+            return self._skip("the previous inference is still running")
+        with self._lock:
+            image, pose, gripper = self._image, self._pose, self._gripper_opening
+        if image is None or pose is None:
+            return self._skip("no camera frame or controller/ee_pose received yet")
+        now_s = tick_stamp.nanoseconds * 1e-9
+        image_age, pose_age = now_s - _seconds(image.header.stamp), now_s - _seconds(pose.header.stamp)
+        if image_age > self.max_age or pose_age > self.max_age:
+            return self._skip(f"observation too old (image {1e3 * image_age:.0f} ms, ee_pose {1e3 * pose_age:.0f} ms, "
+                              f"max {1e3 * self.max_age:.0f} ms): not moving")
+        self._obs_age_ms.append(1e3 * image_age)
+        self._pending = self._worker.submit(self._act, self.policy, image, pose, gripper, tick_stamp.to_msg())
+
+    def _skip(self, reason: str) -> None:
+        self._stats["skipped_steps"] += 1
+        self._last_skip = reason
+        self.get_logger().warn(f"policy step skipped: {reason}", throttle_duration_sec=2.0)
+
+    def _act(self, policy: Policy, image_msg: Image, pose: PoseStamped, gripper: float, stamp) -> None:
+        try:
+            image = self.observe.image(conv.image_to_array(image_msg))
+            p, o = pose.pose.position, pose.pose.orientation
+            position, quaternion = np.array([p.x, p.y, p.z]), np.array([o.x, o.y, o.z, o.w])
+            state = self.observe.state(position, quaternion, gripper)
+            t0 = time.perf_counter()
+            action = policy(image, state)
+            self._latency_ms.append(1e3 * (time.perf_counter() - t0))
+            if not np.all(np.isfinite(action)):
+                return self._hold(f"the policy produced a non-finite action {np.round(action, 3)}")
+            command = self.act.command(action, position, quat_to_matrix(quaternion), self.neutral)
+        except (ObservationError, ValueError) as err:
+            self._stats["errors"] += 1
+            self.get_logger().error(f"policy step failed: {err}", throttle_duration_sec=1.0)
+            return
+        self._pub_target.publish(conv.pose_stamped(command.position, matrix_to_quat(command.rotation), "base_link", stamp))
+        if command.gripper is not None:
+            self._pub_gripper.publish(Float64(data=command.gripper))
+        self._stats["steps"] += 1
+        self._obs_to_command_ms.append(1e3 * (self.get_clock().now().nanoseconds * 1e-9 - _seconds(image_msg.header.stamp)))
+
+    def _hold(self, reason: str) -> None:
+        self._stats["holds"] += 1
+        self.get_logger().error(f"{reason}: nothing published, asking the controller to hold")
+        if self._hold_client.service_is_ready():
+            self._hold_client.call_async(Trigger.Request())
+        else:
+            self.get_logger().error("controller/hold is not available: the controller keeps its last target")
+
+    # ---------------------------------------------------------- services
+    def _on_start(self, request, response):
+        self.active = True
+        response.success, response.message = True, "policy acting"
+        self.get_logger().info(response.message)
+        return response
+
+    def _on_stop(self, request, response):
+        self.active = False
+        response.success, response.message = True, "policy stopped: no more targets (the controller holds the last one)"
+        self.get_logger().info(response.message)
+        return response
+
+    def _on_reset(self, request, response):
+        with self._lock:
+            self._image = self._pose = None  # only observations newer than the reset are used
+        for key in self._stats:
+            self._stats[key] = 0
+        response.success, response.message = True, "policy reset: waiting for fresh observations"
+        return response
+
+    def _on_set_parameters(self, params) -> SetParametersResult:
+        changes = {p.name: p.value for p in params}
+        fixed = set(changes) - {"task", "checkpoint", "backend"}
+        if fixed:
+            return SetParametersResult(successful=False, reason=f"{sorted(fixed)} are read at start; restart the node")
+        try:
+            if "checkpoint" in changes or "backend" in changes:
+                path = changes.get("checkpoint", self.get_parameter("checkpoint").value)
+                backend = changes.get("backend", self.get_parameter("backend").value)
+                task = changes.get("task", self.get_parameter("task").value)
+                policy = self._load(path, backend, task)
+                self._configure_io(policy)
+                self.policy = policy
+                self.get_logger().info(f"reloaded {policy.checkpoint['algorithm']} policy from {path} ({backend})")
+            elif "task" in changes:
+                self.policy.set_task(changes["task"])
+                self.get_logger().info(f"task now {changes['task']!r}")
+        except CheckpointError as err:
+            self.get_logger().error(f"kept the current policy: {err}")
+            return SetParametersResult(successful=False, reason=str(err))
+        return SetParametersResult(successful=True)
+
+    def _publish_diagnostics(self) -> None:
+        latency, self._latency_ms = self._latency_ms, []
+        ages, self._obs_age_ms = self._obs_age_ms, []
+        o2c, self._obs_to_command_ms = self._obs_to_command_ms, []
+        values = {
+            "active": self.active,
+            "rate_hz": self._rate.stats()["rate_hz"],
+            "inference_ms": float(np.mean(latency)) if latency else 0.0,
+            "observation_age_ms": float(np.mean(ages)) if ages else 0.0,
+            "observation_to_command_ms": float(np.mean(o2c)) if o2c else 0.0,
+            "last_skip_reason": self._last_skip,
+            **self._stats,
+        }
+        level = DiagnosticStatus.ERROR if self._stats["holds"] else DiagnosticStatus.OK
+        status = conv.diagnostic("policy", self.robot.name, level, "acting" if self.active else "stopped", values)
+        array = DiagnosticArray(status=[status])
+        array.header.stamp = self.get_clock().now().to_msg()
+        self._pub_diagnostics.publish(array)
+
+    def close(self) -> None:
+        self._worker.shutdown(wait=True, cancel_futures=True)
+
+
+def _seconds(stamp) -> float:
+    return stamp.sec + 1e-9 * stamp.nanosec
