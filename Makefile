@@ -26,6 +26,7 @@ bench: $(STAMP) check-gl
 	$(PY) bench/bench_sim.py
 	$(PY) bench/bench_controller.py
 	$(PY) bench/bench_tasks.py
+	$(PY) bench/bench_policy.py
 
 
 check-gl:
