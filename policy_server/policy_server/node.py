@@ -13,6 +13,7 @@ from __future__ import annotations
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 
 import numpy as np
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus
@@ -45,6 +46,17 @@ PARAMETERS = {  # name: (default, description)
 }
 
 
+@dataclass(frozen=True)
+class Runtime:
+    """A model with the adapters its checkpoint asks for: swapped as one on a reload, so an inference
+    in flight never mixes the old model with the new adapters."""
+
+    policy: Policy
+    observe: ObservationAdapter
+    act: ActionAdapter
+    neutral: tuple
+
+
 class PolicyNode(Node):
     def __init__(self, overrides=()):
         super().__init__("policy", parameter_overrides=list(overrides))
@@ -54,8 +66,7 @@ class PolicyNode(Node):
         if not p["checkpoint"]:
             raise ValueError("no checkpoint given (--checkpoint FILE)")
         self.robot = get_robot(p["robot"])
-        self.policy = self._load(p["checkpoint"], p["backend"], p["task"])
-        self._configure_io(self.policy)
+        self.runtime = self._runtime(self._load(p["checkpoint"], p["backend"], p["task"]))
         self.max_age = float(p["max_observation_age"])
         self.active = bool(p["autostart"])
         self._lock = threading.Lock()
@@ -86,23 +97,24 @@ class PolicyNode(Node):
         self.add_on_set_parameters_callback(self._on_set_parameters)
         self.create_timer(1.0 / float(p["rate_hz"]), self._on_tick)
         self.create_timer(1.0, self._publish_diagnostics)
+        policy = self.runtime.policy
         self.get_logger().info(
-            f"{self.policy.checkpoint['algorithm']} policy from {p['checkpoint']} ({p['backend']}), task "
-            f"{self.policy.task_names[self.policy.task]!r}, {p['rate_hz']:g} Hz on the {self.robot.name}; "
+            f"{policy.checkpoint['algorithm']} policy from {p['checkpoint']} ({p['backend']}), task "
+            f"{policy.task_names[policy.task]!r}, {p['rate_hz']:g} Hz on the {self.robot.name}; "
             f"{'acting' if self.active else 'waiting for policy/start'}")
 
     # ------------------------------------------------------------ set-up
     def _load(self, path: str, backend: str, task: str) -> Policy:
         return Policy.load(path, backend, task or None)  # CheckpointError is a ValueError: exit 2 at start
 
-    def _configure_io(self, policy: Policy) -> None:
+    def _runtime(self, policy: Policy) -> Runtime:
         spec, action = policy.checkpoint["observation"], policy.checkpoint["action"]
-        self.observe = ObservationAdapter(spec["image_size"], tuple(spec.get("neutral_quaternion", (0, 0, 0, 1))))
+        observe = ObservationAdapter(spec["image_size"], tuple(spec.get("neutral_quaternion", (0, 0, 0, 1))))
         config = default_config(self.robot.name)
-        self.act = ActionAdapter(action["position_scale"], action["rotation_scale"], config.workspace_low, config.workspace_high)
+        act = ActionAdapter(action["position_scale"], action["rotation_scale"], config.workspace_low, config.workspace_high)
         dynamics = RobotDynamics(self.robot)
         home = dynamics.state(dynamics.home(), np.zeros(self.robot.dof))
-        self.neutral = (home.tcp_position, home.tcp_rotation)
+        return Runtime(policy, observe, act, (home.tcp_position, home.tcp_rotation))
 
     # ------------------------------------------------------------ inputs
     def _on_image(self, msg: Image) -> None:
@@ -136,25 +148,25 @@ class PolicyNode(Node):
             return self._skip(f"observation too old (image {1e3 * image_age:.0f} ms, ee_pose {1e3 * pose_age:.0f} ms, "
                               f"max {1e3 * self.max_age:.0f} ms): not moving")
         self._obs_age_ms.append(1e3 * image_age)
-        self._pending = self._worker.submit(self._act, self.policy, image, pose, gripper, tick_stamp.to_msg())
+        self._pending = self._worker.submit(self._act, self.runtime, image, pose, gripper, tick_stamp.to_msg())
 
     def _skip(self, reason: str) -> None:
         self._stats["skipped_steps"] += 1
         self._last_skip = reason
         self.get_logger().warn(f"policy step skipped: {reason}", throttle_duration_sec=2.0)
 
-    def _act(self, policy: Policy, image_msg: Image, pose: PoseStamped, gripper: float, stamp) -> None:
+    def _act(self, runtime: Runtime, image_msg: Image, pose: PoseStamped, gripper: float, stamp) -> None:
         try:
-            image = self.observe.image(conv.image_to_array(image_msg))
+            image = runtime.observe.image(conv.image_to_array(image_msg))
             p, o = pose.pose.position, pose.pose.orientation
             position, quaternion = np.array([p.x, p.y, p.z]), np.array([o.x, o.y, o.z, o.w])
-            state = self.observe.state(position, quaternion, gripper)
+            state = runtime.observe.state(position, quaternion, gripper)
             t0 = time.perf_counter()
-            action = policy(image, state)
+            action = runtime.policy(image, state)
             self._latency_ms.append(1e3 * (time.perf_counter() - t0))
             if not np.all(np.isfinite(action)):
                 return self._hold(f"the policy produced a non-finite action {np.round(action, 3)}")
-            command = self.act.command(action, position, quat_to_matrix(quaternion), self.neutral)
+            command = runtime.act.command(action, position, quat_to_matrix(quaternion), runtime.neutral)
         except (ObservationError, ValueError) as err:
             self._stats["errors"] += 1
             self.get_logger().error(f"policy step failed: {err}", throttle_duration_sec=1.0)
@@ -204,12 +216,10 @@ class PolicyNode(Node):
                 path = changes.get("checkpoint", self.get_parameter("checkpoint").value)
                 backend = changes.get("backend", self.get_parameter("backend").value)
                 task = changes.get("task", self.get_parameter("task").value)
-                policy = self._load(path, backend, task)
-                self._configure_io(policy)
-                self.policy = policy
-                self.get_logger().info(f"reloaded {policy.checkpoint['algorithm']} policy from {path} ({backend})")
+                self.runtime = self._runtime(self._load(path, backend, task))
+                self.get_logger().info(f"reloaded {self.runtime.policy.checkpoint['algorithm']} policy from {path} ({backend})")
             elif "task" in changes:
-                self.policy.set_task(changes["task"])
+                self.runtime.policy.set_task(changes["task"])
                 self.get_logger().info(f"task now {changes['task']!r}")
         except CheckpointError as err:
             self.get_logger().error(f"kept the current policy: {err}")

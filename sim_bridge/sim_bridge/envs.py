@@ -14,10 +14,10 @@ from __future__ import annotations
 import gymnasium as gym
 import numpy as np
 from gymnasium import spaces
+from policy_server.policy_io import STATE_HIGH, STATE_LOW, ActionAdapter, ObservationAdapter
 from polyarm_control.config import default_config
 from polyarm_control.rotations import matrix_to_quat
 from polyarm_description import ROBOTS, get_robot
-from policy_server.policy_io import STATE_HIGH, STATE_LOW, ActionAdapter, ObservationAdapter
 
 from sim_bridge.camera import CameraConfig
 from sim_bridge.controlled import ControlledSim
