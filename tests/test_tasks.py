@@ -134,6 +134,9 @@ def test_unknown_task_and_a_robot_that_cannot_do_a_task_are_refused():
         def robots(cls):
             return ("panda",)
 
+        def success(self, model, data, tcp_position):
+            return False
+
     with pytest.raises(TaskError, match="the wx250 cannot do panda_only; robots that can: panda"):
         PandaOnly(get_robot("wx250"))
 

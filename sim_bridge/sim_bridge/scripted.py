@@ -8,6 +8,8 @@ neutral pose with COG's 8th action once their behaviour is done.
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
+
 import numpy as np
 
 from sim_bridge.tasks.pick import HALF_SIZE
@@ -16,7 +18,7 @@ from sim_bridge.tasks.press_button import PressButton
 GRIPPER_OPEN, GRIPPER_CLOSE, GRIPPER_KEEP = 1.0, -1.0, 0.0
 
 
-class ScriptedPolicy:
+class ScriptedPolicy(ABC):
     """Base: phases that map (TCP, object) to an action, plus noise and the neutral return."""
 
     def __init__(self, env, rng: np.random.Generator, noise: float = 0.2):
@@ -37,8 +39,9 @@ class ScriptedPolicy:
             action[7] = 1.0 if neutral else -1.0
         return np.clip(action, -1, 1)
 
+    @abstractmethod
     def plan(self, tcp: np.ndarray, obj: np.ndarray) -> tuple[np.ndarray, float, bool]:
-        raise NotImplementedError  # each policy defines its phases
+        """(TCP displacement wanted in m, gripper action, neutral?) for this step."""
 
 
 class ReachPolicy(ScriptedPolicy):

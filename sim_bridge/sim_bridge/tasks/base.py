@@ -4,6 +4,7 @@ detector and the sparse reward of the seeds (1 on success steps, else 0)."""
 from __future__ import annotations
 
 import math
+from abc import ABC, abstractmethod
 from dataclasses import dataclass
 
 import mujoco
@@ -46,7 +47,7 @@ class ObjectSpace:
         return np.asarray(self.center) + side * (np.array([row, col]) + 0.5) / k - side / 2.0
 
 
-class Task:
+class Task(ABC):
     name = "task"
     default_episode_length = 20
 
@@ -70,8 +71,9 @@ class Task:
     def reset(self, model: mujoco.MjModel, data: mujoco.MjData, rng: np.random.Generator) -> None:
         """Place the task's objects for a new episode (the arm is already at home)."""
 
+    @abstractmethod
     def success(self, model: mujoco.MjModel, data: mujoco.MjData, tcp_position: np.ndarray) -> bool:
-        raise NotImplementedError  # every task defines its detector
+        """The task's success detector on the current state."""
 
     def object_pose(self, model: mujoco.MjModel, data: mujoco.MjData) -> tuple[np.ndarray, np.ndarray]:
         """Ground truth for sim/object_pose: position and quaternion (x, y, z, w) in base_link."""
