@@ -106,3 +106,29 @@ def test_export_command_writes_onnx_that_matches(tmp_path):
                           capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr
     assert (tmp_path / "plas.onnx").exists() and "max |onnx - torch|" in done.stdout
+
+
+def test_wilson_interval_of_a_success_rate():
+    from policy_server.evaluate import wilson_interval
+
+    low, high = wilson_interval(0, 3)
+    assert low == 0.0 and high == pytest.approx(0.5615, abs=1e-4)
+    low, high = wilson_interval(16, 20)
+    assert low == pytest.approx(0.5840, abs=1e-3) and high == pytest.approx(0.9193, abs=1e-3)
+    assert wilson_interval(20, 20)[1] == 1.0
+
+
+def test_evaluation_in_the_sim_env_is_repeatable_for_the_same_seeds(tmp_path):
+    from policy_server.evaluate import evaluate
+
+    checkpoint = new_checkpoint("bc", Architecture(channels=(8, 8, 8), hidden=(64,)), ["reach"], seed=2,
+                                neutral_quaternion=(1.0, 0.0, 0.0, 0.0))
+    runs = [evaluate(Policy(checkpoint), "panda", "reach", episodes=2, seed=10) for _ in range(2)]
+    assert runs[0].successes == runs[1].successes and runs[0].episodes == 2
+    save(checkpoint, tmp_path / "bc.pt")
+    done = subprocess.run([sys.executable, "-m", "polyarm.cli", "evaluate", "--checkpoint", str(tmp_path / "bc.pt"),
+                           "--task", "reach", "--episodes", "2"], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0 and "95% Wilson interval" in done.stdout, done.stderr
+    done = subprocess.run([sys.executable, "-m", "polyarm.cli", "evaluate", "--checkpoint", str(tmp_path / "bc.pt"),
+                           "--task", "open_drawer", "--robot", "wx250", "--episodes", "1"], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 2 and "the wx250 cannot do open_drawer" in done.stderr

@@ -32,7 +32,7 @@ class PolyarmEnv(gym.Env):
                  episode_length: int | None = None, area_cm2: float = 360.0, density: float = 10.0,
                  camera_width: int = 160, camera_height: int = 120, position_scale: float = 0.05,
                  rotation_scale: float = 0.2, neutral_action: bool = True, policy_rate_hz: float = 2.0,
-                 render_mode: str | None = None):
+                 neutral_quaternion: tuple | None = None, render_mode: str | None = None):
         self.robot = get_robot(robot)
         self.task = make_task(task, self.robot, area_cm2, density)
         self.episode_length = episode_length or self.task.default_episode_length
@@ -41,7 +41,9 @@ class PolyarmEnv(gym.Env):
         self.loop = ControlledSim(self.robot, config, self.camera, self.task)
         self.ticks_per_step = round(config.rate_hz / policy_rate_hz)
         self._neutral = self.loop.tcp()
-        self.observe = ObservationAdapter(image_size, tuple(matrix_to_quat(self._neutral[1])))
+        # the state quaternion's hemisphere: the arm's neutral orientation, or what a checkpoint was trained with
+        hemisphere = neutral_quaternion if neutral_quaternion is not None else matrix_to_quat(self._neutral[1])
+        self.observe = ObservationAdapter(image_size, tuple(float(v) for v in hemisphere))
         self.act = ActionAdapter(position_scale, rotation_scale, config.workspace_low, config.workspace_high)
         self.render_mode = render_mode
         self.observation_space = spaces.Dict({
