@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import signal
 import subprocess
 import sys
 import time
@@ -16,6 +15,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from polyarm_common.processes import start_polyarm, stop  # noqa: E402
 from polyarm_common.ros_env import configure_ros_environment  # noqa: E402
 from sim_bridge.rendering import configure_gl_backend  # noqa: E402
 
@@ -136,13 +136,10 @@ def jitter_in_running_stack(robot: str, seconds: float, priority: int) -> dict:
     from polyarm_common.qos import COMMAND, STATE
     from sensor_msgs.msg import JointState
 
-    py = sys.executable
-    procs = [
-        subprocess.Popen([py, "-m", "polyarm.cli", "sim", "--robot", robot], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL),
-        subprocess.Popen([py, "-m", "polyarm.cli", "controller", "--robot", robot, "--realtime-priority", str(priority)],
-                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL),
-    ]
-    hog = subprocess.Popen([py, "-c", "while True: pass"])  # the CPU-bound neighbour
+    quiet = dict(stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    procs = [start_polyarm("sim", "--robot", robot, **quiet),
+             start_polyarm("controller", "--robot", robot, "--realtime-priority", str(priority), **quiet)]
+    hog = subprocess.Popen([sys.executable, "-c", "while True: pass"])  # the CPU-bound neighbour
     node = rclpy.create_node(f"bench_jitter_{priority}")
     try:
         ee = Collector(node, PoseStamped, "controller/ee_pose", STATE)
@@ -177,12 +174,7 @@ def jitter_in_running_stack(robot: str, seconds: float, priority: int) -> dict:
         node.destroy_node()
         hog.kill()
         for p in procs:
-            p.send_signal(signal.SIGINT)
-        for p in procs:
-            try:
-                p.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                p.kill()
+            stop(p)
 
 
 def main() -> None:

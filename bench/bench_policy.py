@@ -8,9 +8,7 @@ from __future__ import annotations
 
 import argparse
 import os
-import signal
 import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -20,6 +18,7 @@ import torch
 from policy_server.checkpoint import new_checkpoint, save
 from policy_server.models import Architecture
 from policy_server.runtime import Policy, network_inputs
+from polyarm_common.processes import start_polyarm, stop
 
 FAMILIES = {
     "sac / cql (tanh-Gaussian actor)": ("sac", Architecture(), ["pick"]),
@@ -83,8 +82,7 @@ def observation_to_command(seconds: float) -> None:
     print(f"\nObservation to command through ROS (Panda sim, camera 320x240 at 15 Hz, controller, policy at 2 Hz; {seconds:.0f} s)")
     print(f"{'backend':<8} {'steps':>6} {'frame age ms':>13} {'inference ms':>13} {'frame to target ms':>19}")
     for backend in ("torch", "onnx"):
-        py = sys.executable
-        procs = [subprocess.Popen([py, "-m", "polyarm.cli", *args], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        procs = [start_polyarm(*args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
                  for args in (["sim", "--robot", "panda", "--task", "pick"], ["controller", "--robot", "panda"],
                               ["policy", "--checkpoint", str(folder / "sac.pt"), "--start", "--backend", backend])]
         node = rclpy.create_node(f"bench_policy_{backend}")
@@ -102,9 +100,7 @@ def observation_to_command(seconds: float) -> None:
         finally:
             node.destroy_node()
             for p in procs:
-                p.send_signal(signal.SIGINT)
-            for p in procs:
-                p.wait(timeout=15)
+                stop(p, timeout=15)
     rclpy.shutdown()
 
 

@@ -11,12 +11,11 @@ from __future__ import annotations
 
 import argparse
 import os
-import signal
 import subprocess
-import sys
 import time
 
 from polyarm_common.graph import Collector, spin_for, spin_until  # noqa: E402
+from polyarm_common.processes import start_polyarm, stop  # noqa: E402
 from polyarm_common.ros_env import configure_ros_environment  # noqa: E402
 from sim_bridge.rendering import configure_gl_backend  # noqa: E402
 
@@ -76,8 +75,8 @@ def node_real_time_factor(robot: str, seconds: float) -> dict:
     from polyarm_common.qos import SENSOR, STATE
     from sensor_msgs.msg import Image, JointState
 
-    proc = subprocess.Popen([sys.executable, "-m", "polyarm.cli", "sim", "--robot", robot, "--width", "320",
-                             "--height", "240", "--camera-rate", "15"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = start_polyarm("sim", "--robot", robot, "--width", "320", "--height", "240", "--camera-rate", "15",
+                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     node = rclpy.create_node(f"bench_{robot}")
     try:
         states = Collector(node, JointState, "joint_states", STATE)
@@ -98,8 +97,7 @@ def node_real_time_factor(robot: str, seconds: float) -> dict:
         }
     finally:
         node.destroy_node()
-        proc.send_signal(signal.SIGINT)
-        proc.wait(timeout=15)
+        stop(proc, timeout=15)
 
 
 def main() -> None:

@@ -10,7 +10,6 @@ import os
 import random
 import signal
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -20,6 +19,7 @@ os.environ["ROS_AUTOMATIC_DISCOVERY_RANGE"] = "LOCALHOST"
 os.environ.pop("ROS_STATIC_PEERS", None)
 
 from polyarm_common.graph import Collector, spin_for, spin_until  # noqa: E402,F401 - re-exported for tests
+from polyarm_common.processes import start_polyarm, stop  # noqa: E402
 from polyarm_common.ros_env import configure_ros_environment  # noqa: E402
 from sim_bridge.rendering import configure_gl_backend  # noqa: E402
 
@@ -53,23 +53,16 @@ class NodeProcess:
     def __init__(self, command: str, name: str, tmp_path: Path, *args: str):
         self.log_path = tmp_path / f"{command}_{name}.log"
         self._log = open(self.log_path, "w")
-        cmd = [sys.executable, "-m", "polyarm.cli", command, *args]
-        self.proc = subprocess.Popen(cmd, stdout=self._log, stderr=subprocess.STDOUT, cwd=REPO)
+        self.proc = start_polyarm(command, *args, stdout=self._log, stderr=subprocess.STDOUT, cwd=REPO)
 
     def log(self) -> str:
         self._log.flush()
         return self.log_path.read_text()
 
     def stop(self) -> int:
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGINT)
-            try:
-                self.proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        code = stop(self.proc)
         self._log.close()
-        return self.proc.returncode
+        return code
 
 
 @pytest.fixture
