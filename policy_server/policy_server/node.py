@@ -54,7 +54,6 @@ class Runtime:
     policy: Policy
     observe: ObservationAdapter
     act: ActionAdapter
-    neutral: tuple
 
 
 class PolicyNode(Node):
@@ -66,6 +65,10 @@ class PolicyNode(Node):
         if not p["checkpoint"]:
             raise ValueError("no checkpoint given (--checkpoint FILE)")
         self.robot = get_robot(p["robot"])
+        self._controller_config = default_config(self.robot.name)  # its workspace box clips targets
+        dynamics = RobotDynamics(self.robot)  # the neutral pose (COG's 8th action): the home TCP pose
+        home = dynamics.state(dynamics.home(), np.zeros(self.robot.dof))
+        self.neutral = (home.tcp_position, home.tcp_rotation)
         self.runtime = self._runtime(self._load(p["checkpoint"], p["backend"], p["task"]))
         self.max_age = float(p["max_observation_age"])
         self.active = bool(p["autostart"])
@@ -110,11 +113,9 @@ class PolicyNode(Node):
     def _runtime(self, policy: Policy) -> Runtime:
         spec, action = policy.checkpoint["observation"], policy.checkpoint["action"]
         observe = ObservationAdapter(spec["image_size"], tuple(spec.get("neutral_quaternion", (0, 0, 0, 1))))
-        config = default_config(self.robot.name)
-        act = ActionAdapter(action["position_scale"], action["rotation_scale"], config.workspace_low, config.workspace_high)
-        dynamics = RobotDynamics(self.robot)
-        home = dynamics.state(dynamics.home(), np.zeros(self.robot.dof))
-        return Runtime(policy, observe, act, (home.tcp_position, home.tcp_rotation))
+        box = self._controller_config
+        act = ActionAdapter(action["position_scale"], action["rotation_scale"], box.workspace_low, box.workspace_high)
+        return Runtime(policy, observe, act)
 
     # ------------------------------------------------------------ inputs
     def _on_image(self, msg: Image) -> None:
@@ -166,7 +167,7 @@ class PolicyNode(Node):
             self._latency_ms.append(1e3 * (time.perf_counter() - t0))
             if not np.all(np.isfinite(action)):
                 return self._hold(f"the policy produced a non-finite action {np.round(action, 3)}")
-            command = runtime.act.command(action, position, quat_to_matrix(quaternion), runtime.neutral)
+            command = runtime.act.command(action, position, quat_to_matrix(quaternion), self.neutral)
         except (ObservationError, ValueError) as err:
             self._stats["errors"] += 1
             self.get_logger().error(f"policy step failed: {err}", throttle_duration_sec=1.0)
