@@ -42,8 +42,7 @@ class Evaluation:
 
 def evaluate(policy, robot: str, task: str, episodes: int, seed: int = 0, progress: bool = False) -> Evaluation:
     import numpy as np
-
-    from sim_bridge.envs import PolyarmEnv
+    from sim_bridge.envs import PolyarmEnv, rollout
 
     checkpoint = policy.checkpoint
     env = PolyarmEnv(robot, task, image_size=checkpoint["observation"]["image_size"],
@@ -57,19 +56,15 @@ def evaluate(policy, robot: str, task: str, episodes: int, seed: int = 0, progre
         from tqdm import tqdm
 
         episodes_iter = tqdm(episodes_iter, desc=f"evaluating on {robot} {task}", unit="ep")
+    def act(observation, info):
+        action = policy(observation["image"], observation["state"])
+        if not np.all(np.isfinite(action)):
+            raise ValueError(f"the policy produced a non-finite action {action}")
+        return action.astype(np.float32)
+
     for i in episodes_iter:
         t0 = time.perf_counter()
-        obs, info = env.reset(seed=seed + i)
-        success = False
-        for _ in range(env.episode_length):
-            action = policy(obs["image"], obs["state"])
-            if not np.all(np.isfinite(action)):
-                raise ValueError(f"the policy produced a non-finite action {action} (episode seed {seed + i})")
-            obs, reward, terminated, truncated, info = env.step(action.astype(np.float32))
-            success |= info["success"]
-            if terminated or truncated:
-                break
-        successes += success
+        successes += rollout(env, act, seed + i)
         durations.append(time.perf_counter() - t0)
     env.close()
     return Evaluation(successes, episodes, durations)
@@ -90,9 +85,10 @@ def main(argv: list[str] | None = None) -> int:
     if args.episodes < 1:
         parser.error("--episodes must be at least 1")
 
+    from sim_bridge.tasks import TaskError
+
     from policy_server.checkpoint import CheckpointError, load
     from policy_server.runtime import Policy
-    from sim_bridge.tasks import TaskError
 
     try:
         checkpoint = load(args.checkpoint)

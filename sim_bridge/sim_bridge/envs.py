@@ -99,6 +99,19 @@ class PolyarmEnv(gym.Env):
         return {"success": bool(sim.success()), "object_position": position, "tcp_position": self.loop.tcp()[0]}
 
 
+def rollout(env: PolyarmEnv, act, seed: int) -> bool:
+    """One episode from a seeded reset, `act(observation, info) -> action` choosing each step; True if
+    the task succeeded on any step."""
+    observation, info = env.reset(seed=seed)
+    success = False
+    for _ in range(env.episode_length):
+        observation, reward, terminated, truncated, info = env.step(act(observation, info))
+        success |= info["success"]
+        if terminated or truncated:
+            break
+    return success
+
+
 def env_id(robot: str, task: str) -> str:
     camel = "".join(part.capitalize() for part in task.split("_"))
     return f"polyarm/{robot.capitalize().replace('Xarm7', 'XArm7')}{camel}-v0"

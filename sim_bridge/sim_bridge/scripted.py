@@ -261,12 +261,7 @@ def scripted_policy(task: str, env, rng: np.random.Generator, noise: float, prio
 
 def run_episode(env, task: str, seed: int, noise: float = 0.2, prior: bool = False) -> bool:
     """One seeded episode of the task's scripted policy (policy seed 1000 + seed); True if it succeeded."""
-    obs, info = env.reset(seed=seed)
+    from sim_bridge.envs import rollout
+
     policy = scripted_policy(task, env, np.random.default_rng(1000 + seed), noise, prior)
-    success = False
-    for _ in range(env.episode_length):
-        obs, reward, terminated, truncated, info = env.step(policy(info))
-        success |= info["success"]
-        if terminated or truncated:
-            break
-    return success
+    return rollout(env, lambda observation, info: policy(info), seed)
