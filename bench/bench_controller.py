@@ -132,6 +132,7 @@ def jitter_in_running_stack(robot: str, seconds: float, priority: int) -> dict:
     import rclpy
     from diagnostic_msgs.msg import DiagnosticArray
     from geometry_msgs.msg import PoseStamped
+    from polyarm_common import conversions as conv
     from polyarm_common.graph import Collector, spin_for, spin_until
     from polyarm_common.qos import COMMAND, STATE
     from sensor_msgs.msg import JointState
@@ -148,16 +149,14 @@ def jitter_in_running_stack(robot: str, seconds: float, priority: int) -> dict:
         target = node.create_publisher(PoseStamped, "controller/target_pose", COMMAND)
         spin_until(node, lambda: len(ee.messages) > 50 and target.get_subscription_count() > 0, 60, "the controller")
         center = ee.last
+        c, o = center.pose.position, center.pose.orientation
+        middle, quaternion = np.array([c.x, c.y, c.z]), [o.x, o.y, o.z, o.w]
         commands.clear(), diagnostics.clear()
         start = time.monotonic()
         while time.monotonic() - start < seconds:
             t = time.monotonic() - start
-            msg = PoseStamped()
-            msg.header = center.header
-            msg.pose.orientation = center.pose.orientation
-            p = figure_eight(np.array([center.pose.position.x, center.pose.position.y, center.pose.position.z]), t, SIZE_M[robot])
-            msg.pose.position.x, msg.pose.position.y, msg.pose.position.z = map(float, p)
-            target.publish(msg)
+            p = figure_eight(middle, t, SIZE_M[robot])
+            target.publish(conv.pose_stamped(p, quaternion, center.header.frame_id, center.header.stamp))
             spin_for(node, 0.5)
         # the controller stamps each command when its tick runs: the node-side period, every tick
         stamps = np.array([m.header.stamp.sec + 1e-9 * m.header.stamp.nanosec for m in commands.messages])

@@ -9,6 +9,7 @@ import pytest
 from conftest import Collector, spin_for, spin_until
 from diagnostic_msgs.msg import DiagnosticArray
 from geometry_msgs.msg import PoseStamped, WrenchStamped
+from polyarm_common import conversions as conv
 from polyarm_common.qos import COMMAND, STATE
 from polyarm_control.dynamics import RobotDynamics
 from polyarm_control.osc import task_space_inertia
@@ -41,13 +42,8 @@ class Arm:
         return np.array([p.x, p.y, p.z]), quat_to_matrix([o.x, o.y, o.z, o.w])
 
     def send(self, position, rotation, frame_id="base_link") -> None:
-        msg = PoseStamped()
-        msg.header.frame_id = frame_id
-        msg.header.stamp = self.node.get_clock().now().to_msg()
-        msg.pose.position.x, msg.pose.position.y, msg.pose.position.z = map(float, position)
         q = matrix_to_quat(rotation) if rotation is not None else [0.0, 0.0, 0.0, 1.0]
-        msg.pose.orientation.x, msg.pose.orientation.y, msg.pose.orientation.z, msg.pose.orientation.w = map(float, q)
-        self.target_pub.publish(msg)
+        self.target_pub.publish(conv.pose_stamped(position, q, frame_id, self.node.get_clock().now().to_msg()))
 
     def controller_status(self) -> dict:
         for array in reversed(self.diagnostics.messages):
