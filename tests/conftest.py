@@ -18,10 +18,10 @@ os.environ["ROS_DOMAIN_ID"] = str(random.SystemRandom().randint(1, 200))
 os.environ["ROS_AUTOMATIC_DISCOVERY_RANGE"] = "LOCALHOST"
 os.environ.pop("ROS_STATIC_PEERS", None)
 
-from polyarm_common.graph import Collector, spin_for, spin_until  # noqa: E402,F401 - re-exported for tests
-from polyarm_common.processes import start_polyarm, stop  # noqa: E402
-from polyarm_common.ros_env import configure_ros_environment  # noqa: E402
-from sim_bridge.rendering import configure_gl_backend  # noqa: E402
+from polyarm_common.graph import Collector, spin_for, spin_until  # noqa: F401 - re-exported for tests
+from polyarm_common.processes import start_polyarm, stop
+from polyarm_common.ros_env import configure_ros_environment
+from sim_bridge.rendering import configure_gl_backend
 
 configure_ros_environment()
 configure_gl_backend()  # before anything imports mujoco
@@ -92,3 +92,26 @@ def start_sim(start_node):
         return start_node("sim", "--robot", robot, *extra)
 
     return start
+
+
+@pytest.fixture(scope="session")
+def reach_state_dataset(tmp_path_factory) -> Path:
+    """40 scripted Panda reach episodes, state only (no camera): what state-based policies train on."""
+    from sim_bridge.collect import main as collect
+
+    path = tmp_path_factory.mktemp("data") / "panda_reach_state"
+    assert collect(["--robot", "panda", "--task", "reach", "--episodes", "40", "--out", str(path), "--image-size", "0"]) == 0
+    return path
+
+
+# A state-based BC policy on reach, trained by `polyarm train`: CI-sized settings (batch 64, 3000 steps)
+BC_REACH_ARGS = ["--algo", "bc", "--steps", "3000", "--batch-size", "64", "--eval-every", "1500", "--eval-episodes", "10", "--no-progress"]
+
+
+@pytest.fixture(scope="session")
+def reach_bc_run(reach_state_dataset, tmp_path_factory) -> Path:
+    from policy_server.training.train import main as train
+
+    out = tmp_path_factory.mktemp("runs") / "reach_bc"
+    assert train([*BC_REACH_ARGS, "--dataset", str(reach_state_dataset), "--out", str(out)]) == 0
+    return out

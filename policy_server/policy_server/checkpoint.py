@@ -21,10 +21,10 @@ from pathlib import Path
 import torch
 
 from policy_server.models import DEPLOYED, Architecture
-from policy_server.policy_io import STATE_SIZE
+from policy_server.policy_io import OBJECT_KEYS, OBJECT_SIZE, STATE_KEYS, STATE_SIZE
 
 FORMAT_VERSION = 1
-STATE_KEYS = ["tcp_position", "tcp_quaternion_xyzw", "gripper_opening"]
+STATE_SIZES = {0: [], STATE_SIZE: STATE_KEYS, STATE_SIZE + OBJECT_SIZE: STATE_KEYS + OBJECT_KEYS}
 IMAGE_NORMALIZATION = "uint8 HxWx3 -> float32 3xHxW / 255"
 REQUIRED = ("format_version", "algorithm", "architecture", "observation", "action", "tasks", "state_dicts", "training")
 
@@ -42,7 +42,7 @@ def make_checkpoint(algorithm: str, arch: Architecture, state_dicts: dict, task_
         "format_version": FORMAT_VERSION,
         "algorithm": algorithm,
         "architecture": arch.to_dict(),
-        "observation": {"image_size": arch.image_size, "state_keys": list(STATE_KEYS) if arch.state_dim else [],
+        "observation": {"image_size": arch.image_size, "state_keys": list(STATE_SIZES.get(arch.state_dim, [])),
                         "image_normalization": IMAGE_NORMALIZATION,
                         # the state quaternion's sign is taken in this orientation's hemisphere (policy_io)
                         "neutral_quaternion": [float(v) for v in neutral_quaternion]},
@@ -93,8 +93,9 @@ def validate(checkpoint, where: str = "checkpoint") -> None:
     observation, tasks = checkpoint["observation"], checkpoint["tasks"]
     if observation.get("image_size") != arch.image_size:
         raise CheckpointError(f"{where}: observation image size {observation.get('image_size')} != architecture's {arch.image_size}")
-    if arch.state_dim not in (0, STATE_SIZE):
-        raise CheckpointError(f"{where}: state size {arch.state_dim}; polyarm's state has {STATE_SIZE} values")
+    if arch.state_dim not in STATE_SIZES:
+        raise CheckpointError(f"{where}: state size {arch.state_dim}; polyarm's state has {STATE_SIZE} values, "
+                              f"{STATE_SIZE + OBJECT_SIZE} with the object position")
     if checkpoint["action"].get("dim") != arch.action_dim or arch.action_dim not in (7, 8):
         raise CheckpointError(f"{where}: action dimension {checkpoint['action'].get('dim')} (architecture {arch.action_dim}); must be 7 or 8")
     names = tasks.get("names", [])

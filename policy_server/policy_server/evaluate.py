@@ -40,16 +40,24 @@ class Evaluation:
         return wilson_interval(self.successes, self.episodes)
 
 
-def evaluate(policy, robot: str, task: str, episodes: int, seed: int = 0, progress: bool = False) -> Evaluation:
-    import numpy as np
-    from sim_bridge.envs import PolyarmEnv, rollout
+def checkpoint_env(checkpoint: dict, robot: str, task: str):
+    """The task's Gymnasium env with the checkpoint's observation and action spec."""
+    from sim_bridge.envs import PolyarmEnv
 
-    checkpoint = policy.checkpoint
-    env = PolyarmEnv(robot, task, image_size=checkpoint["observation"]["image_size"],
-                     position_scale=checkpoint["action"]["position_scale"],
-                     rotation_scale=checkpoint["action"]["rotation_scale"],
-                     neutral_action=checkpoint["action"]["dim"] == 8,
-                     neutral_quaternion=checkpoint["observation"]["neutral_quaternion"])
+    return PolyarmEnv(robot, task, image_size=checkpoint["observation"]["image_size"],
+                      position_scale=checkpoint["action"]["position_scale"],
+                      rotation_scale=checkpoint["action"]["rotation_scale"],
+                      neutral_action=checkpoint["action"]["dim"] == 8,
+                      neutral_quaternion=checkpoint["observation"]["neutral_quaternion"])
+
+
+def evaluate(policy, robot: str, task: str, episodes: int, seed: int = 0, progress: bool = False, env=None) -> Evaluation:
+    """Success over `episodes` seeded episodes; pass `env` (from checkpoint_env) to reuse one."""
+    import numpy as np
+    from sim_bridge.envs import rollout
+
+    owned = env is None
+    env = checkpoint_env(policy.checkpoint, robot, task) if owned else env
     successes, durations = 0, []
     episodes_iter = range(episodes)
     if progress:
@@ -57,7 +65,7 @@ def evaluate(policy, robot: str, task: str, episodes: int, seed: int = 0, progre
 
         episodes_iter = tqdm(episodes_iter, desc=f"evaluating on {robot} {task}", unit="ep")
     def act(observation, info):
-        action = policy(observation["image"], observation["state"])
+        action = policy.act(observation)
         if not np.all(np.isfinite(action)):
             raise ValueError(f"the policy produced a non-finite action {action}")
         return action.astype(np.float32)
@@ -66,7 +74,8 @@ def evaluate(policy, robot: str, task: str, episodes: int, seed: int = 0, progre
         t0 = time.perf_counter()
         successes += rollout(env, act, seed + i)
         durations.append(time.perf_counter() - t0)
-    env.close()
+    if owned:
+        env.close()
     return Evaluation(successes, episodes, durations)
 
 

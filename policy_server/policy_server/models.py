@@ -4,8 +4,10 @@ The image encoder follows COG's simulated-experiment network (Appendix A.2): thr
 of 16 channels (padding 1), max-pooling after the first two, flattened, with the proprio state
 appended after the convolutions, then fully connected layers of 1024, 512 and 256.
 
-Every deployable network maps (image float32 B x 3 x S x S in [0, 1], state B x 8, task index B) to
+Every deployable network maps (image float32 B x 3 x S x S in [0, 1], state B x n, task index B) to
 a deterministic action B x A in [-1, 1], so the node, ONNX export and evaluation treat them alike.
+State-based policies (image_size 0) have no convolutions and ignore the image input; their state is
+the robot's 8 values plus the object position (11).
 """
 
 from __future__ import annotations
@@ -20,10 +22,10 @@ CONDITIONINGS = ("none", "multihead", "onehot", "embedding")
 
 @dataclass(frozen=True)
 class Architecture:
-    image_size: int = 48
+    image_size: int = 48  # 0: state-based, no camera
     channels: tuple = (16, 16, 16)
     hidden: tuple = (1024, 512, 256)
-    state_dim: int = 8  # 0: image only (COG's simulated setting)
+    state_dim: int = 8  # 0: image only (COG's simulated setting); 11: robot state + object position
     action_dim: int = 8
     num_tasks: int = 1
     conditioning: str = "none"  # multihead (SAC-CQL-SI), onehot or embedding (PolyTask, HCSAC)
@@ -34,8 +36,10 @@ class Architecture:
     extra: dict = field(default_factory=dict)
 
     def __post_init__(self):
-        if self.image_size not in (48, 64):
-            raise ValueError(f"image size {self.image_size} not supported; use 48 or 64")
+        if self.image_size not in (0, 48, 64):
+            raise ValueError(f"image size {self.image_size} not supported; use 48 or 64, or 0 for a state-based policy")
+        if self.image_size == 0 and self.state_dim == 0:
+            raise ValueError("a state-based policy (image size 0) needs a state")
         if self.conditioning not in CONDITIONINGS:
             raise ValueError(f"unknown task conditioning {self.conditioning!r}; valid: {', '.join(CONDITIONINGS)}")
         if self.num_tasks < 1:
@@ -47,7 +51,7 @@ class Architecture:
         return d
 
     @classmethod
-    def from_dict(cls, d: dict) -> "Architecture":
+    def from_dict(cls, d: dict) -> Architecture:
         d = dict(d)
         d["channels"], d["hidden"] = tuple(d["channels"]), tuple(d["hidden"])
         return cls(**d)
@@ -62,7 +66,8 @@ def mlp(sizes: list[int], out: int) -> nn.Sequential:
 
 
 class ImageEncoder(nn.Module):
-    """COG's convolutional trunk; output: flattened features with the state appended."""
+    """COG's convolutional trunk; output: flattened features with the state appended. For a
+    state-based architecture (image size 0) it passes the state through and ignores the image."""
 
     def __init__(self, arch: Architecture):
         super().__init__()
@@ -71,13 +76,27 @@ class ImageEncoder(nn.Module):
             nn.Conv2d(3, c1, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
             nn.Conv2d(c1, c2, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
             nn.Conv2d(c2, c3, 3, padding=1), nn.ReLU(), nn.Flatten(),
-        )
+        ) if arch.image_size else None
         self.state_dim = arch.state_dim
-        self.out_dim = c3 * (arch.image_size // 4) ** 2 + arch.state_dim
+        self.out_dim = (c3 * (arch.image_size // 4) ** 2 if arch.image_size else 0) + arch.state_dim
+        # the state is standardised with the training data's statistics, kept in the checkpoint
+        self.register_buffer("state_mean", torch.zeros(arch.state_dim))
+        self.register_buffer("state_scale", torch.ones(arch.state_dim))
 
     def forward(self, image: torch.Tensor, state: torch.Tensor) -> torch.Tensor:
+        state = (state - self.state_mean) / self.state_scale
+        if self.convs is None:
+            return state
         features = self.convs(image)
         return torch.cat([features, state], dim=1) if self.state_dim else features
+
+
+def set_state_normalization(network: nn.Module, mean: torch.Tensor, scale: torch.Tensor) -> None:
+    """Every encoder in `network` standardises its state input with this mean and scale."""
+    for module in network.modules():
+        if isinstance(module, ImageEncoder) and module.state_dim:
+            module.state_mean.copy_(mean)
+            module.state_scale.copy_(scale)
 
 
 class TaskConditioning(nn.Module):
@@ -110,13 +129,14 @@ class TanhGaussianActor(nn.Module):
         self.trunk = mlp([self.encoder.out_dim + self.condition.out_dim, *arch.hidden], 2 * arch.action_dim * self.heads)
 
     def distribution(self, image, state, task) -> tuple[torch.Tensor, torch.Tensor]:
-        """Mean and log-std (clamped to [-20, 2]) of the pre-tanh Gaussian of each sample's task head."""
+        """Mean and log-std (clamped to [-5, 2]) of the pre-tanh Gaussian of each sample's task head. The floor keeps
+        log π finite where the data holds an action dimension constant (a reach never uses the gripper)."""
         out = self.trunk(self.condition(self.encoder(image, state), task))
         out = out.view(-1, self.heads, 2 * self.action_dim)
         head = task if self.heads > 1 else torch.zeros_like(task)
         out = out[torch.arange(out.shape[0]), head]
         mean, log_std = out.split(self.action_dim, dim=1)
-        return mean, log_std.clamp(-20.0, 2.0)
+        return mean, log_std.clamp(-5.0, 2.0)
 
     def forward(self, image, state, task):
         mean, _ = self.distribution(image, state, task)
@@ -133,9 +153,15 @@ class TwinQ(nn.Module):
         width = self.encoders[0].out_dim + self.condition.out_dim + arch.action_dim
         self.q = nn.ModuleList([mlp([width, *arch.hidden], 1), mlp([width, *arch.hidden], 1)])
 
+    def features(self, image, state, task) -> list[torch.Tensor]:
+        """Each critic's encoded observation: computed once and reused for many actions (CQL)."""
+        return [self.condition(enc(image, state), task) for enc in self.encoders]
+
+    def values(self, features: list[torch.Tensor], action: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        return tuple(q(torch.cat([f, action], dim=1)).squeeze(1) for f, q in zip(features, self.q, strict=True))
+
     def forward(self, image, state, task, action):
-        return tuple(q(torch.cat([self.condition(enc(image, state), task), action], dim=1)).squeeze(1)
-                     for enc, q in zip(self.encoders, self.q, strict=True))
+        return self.values(self.features(image, state, task), action)
 
 
 class CVAE(nn.Module):
@@ -168,10 +194,13 @@ class PLASPolicy(nn.Module):
         self.max_latent, self.phi = arch.max_latent, arch.perturbation
         self.perturb = mlp([self.cvae.encoder.out_dim + arch.action_dim, 400, 300], arch.action_dim) if self.phi > 0 else None
 
+    def latent(self, features: torch.Tensor) -> torch.Tensor:
+        """The latent action, bounded to [-max_latent, max_latent] by tanh."""
+        return self.max_latent * torch.tanh(self.latent_actor(features))
+
     def forward(self, image, state, task):
         features = self.cvae.encoder(image, state)
-        z = self.max_latent * torch.tanh(self.latent_actor(features))
-        action = self.cvae.decode(features, z)
+        action = self.cvae.decode(features, self.latent(features))
         if self.perturb is not None:
             residual = self.phi * torch.tanh(self.perturb(torch.cat([features, action], dim=1)))
             action = (action + residual).clamp(-1.0, 1.0)

@@ -1,8 +1,9 @@
 """PolicyNode: runs a checkpoint closed-loop at 2 Hz over the controller.
 
 Each tick takes the newest camera frame, `controller/ee_pose` and the gripper opening from
-`joint_states`; if the frame (or pose) is older than `max_observation_age` the step is skipped and
-the reason logged, and nothing moves. Inference runs in a worker thread, so a slow model never blocks
+`joint_states` (and, for a state-based checkpoint, the object pose from perception instead of the
+frame); if an input is older than `max_observation_age` the step is skipped and the reason logged,
+and nothing moves. Inference runs in a worker thread, so a slow model never blocks
 the node's callbacks; a tick whose previous inference is still running is skipped. The action goes
 through the ActionAdapter into `controller/target_pose` and `gripper/command`; a NaN or inf action is
 never published: the node asks `controller/hold` and reports the error.
@@ -43,6 +44,7 @@ PARAMETERS = {  # name: (default, description)
     "rate_hz": (2.0, "policy rate"),
     "max_observation_age": (0.3, "s; an older camera frame or ee_pose skips the step"),
     "autostart": (False, "start acting without a policy/start call"),
+    "object_pose_topic": ("perception/object_pose", "state-based checkpoints: the object pose (sim/object_pose in sim)"),
 }
 
 
@@ -73,7 +75,7 @@ class PolicyNode(Node):
         self.max_age = float(p["max_observation_age"])
         self.active = bool(p["autostart"])
         self._lock = threading.Lock()
-        self._image = self._pose = None
+        self._image = self._pose = self._object = None
         self._gripper_opening = 1.0
         self._worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="inference")
         self._pending = None
@@ -89,6 +91,7 @@ class PolicyNode(Node):
         self._gripper = (finger, closed, opened)
         self.create_subscription(Image, "camera/color/image_raw", self._on_image, SENSOR)
         self.create_subscription(PoseStamped, "controller/ee_pose", self._on_pose, STATE)
+        self.create_subscription(PoseStamped, p["object_pose_topic"], self._on_object_pose, SENSOR)
         self.create_subscription(JointState, "joint_states", self._on_joint_states, STATE)
         self._pub_target = self.create_publisher(PoseStamped, "controller/target_pose", COMMAND)
         self._pub_gripper = self.create_publisher(Float64, "gripper/command", COMMAND)
@@ -126,6 +129,10 @@ class PolicyNode(Node):
         with self._lock:
             self._pose = msg
 
+    def _on_object_pose(self, msg: PoseStamped) -> None:
+        with self._lock:
+            self._object = msg
+
     def _on_joint_states(self, msg: JointState) -> None:
         finger, closed, opened = self._gripper
         if finger in msg.name:
@@ -139,31 +146,39 @@ class PolicyNode(Node):
             return
         if self._pending is not None and not self._pending.done():
             return self._skip("the previous inference is still running")
+        runtime = self.runtime
         with self._lock:
-            image, pose, gripper = self._image, self._pose, self._gripper_opening
-        if image is None or pose is None:
-            return self._skip("no camera frame or controller/ee_pose received yet")
+            inputs = {"ee_pose": self._pose, "camera image": self._image if runtime.policy.needs_image else False,
+                      "object pose": self._object if "object_position" in runtime.policy.state_keys else False}
+            gripper = self._gripper_opening
+        missing = [name for name, msg in inputs.items() if msg is None]
+        if missing:
+            return self._skip(f"no {' or '.join(missing)} received yet")
         now_s = tick_stamp.nanoseconds * 1e-9
-        image_age, pose_age = now_s - _seconds(image.header.stamp), now_s - _seconds(pose.header.stamp)
-        if image_age > self.max_age or pose_age > self.max_age:
-            return self._skip(f"observation too old (image {1e3 * image_age:.0f} ms, ee_pose {1e3 * pose_age:.0f} ms, "
-                              f"max {1e3 * self.max_age:.0f} ms): not moving")
-        self._obs_age_ms.append(1e3 * image_age)
-        self._pending = self._worker.submit(self._act, self.runtime, image, pose, gripper, tick_stamp.to_msg())
+        ages = {name: now_s - _seconds(msg.header.stamp) for name, msg in inputs.items() if msg is not False}
+        if max(ages.values()) > self.max_age:
+            listed = ", ".join(f"{name} {1e3 * age:.0f} ms" for name, age in ages.items())
+            return self._skip(f"observation too old ({listed}; max {1e3 * self.max_age:.0f} ms): not moving")
+        self._obs_age_ms.append(1e3 * max(ages.values()))
+        self._pending = self._worker.submit(self._act, runtime, inputs, gripper, tick_stamp.to_msg())
 
     def _skip(self, reason: str) -> None:
         self._stats["skipped_steps"] += 1
         self._last_skip = reason
         self.get_logger().warn(f"policy step skipped: {reason}", throttle_duration_sec=2.0)
 
-    def _act(self, runtime: Runtime, image_msg: Image, pose: PoseStamped, gripper: float, stamp) -> None:
+    def _act(self, runtime: Runtime, inputs: dict, gripper: float, stamp) -> None:
         try:
-            image = runtime.observe.image(conv.image_to_array(image_msg))
-            p, o = pose.pose.position, pose.pose.orientation
+            p, o = inputs["ee_pose"].pose.position, inputs["ee_pose"].pose.orientation
             position, quaternion = np.array([p.x, p.y, p.z]), np.array([o.x, o.y, o.z, o.w])
-            state = runtime.observe.state(position, quaternion, gripper)
+            observation = {"state": runtime.observe.state(position, quaternion, gripper)}
+            if inputs["camera image"] is not False:
+                observation["image"] = runtime.observe.image(conv.image_to_array(inputs["camera image"]))
+            if inputs["object pose"] is not False:
+                q = inputs["object pose"].pose.position
+                observation["object_position"] = np.array([q.x, q.y, q.z], np.float32)
             t0 = time.perf_counter()
-            action = runtime.policy(image, state)
+            action = runtime.policy.act(observation)
             self._latency_ms.append(1e3 * (time.perf_counter() - t0))
             if not np.all(np.isfinite(action)):
                 return self._hold(f"the policy produced a non-finite action {np.round(action, 3)}")
@@ -176,7 +191,8 @@ class PolicyNode(Node):
         if command.gripper is not None:
             self._pub_gripper.publish(Float64(data=command.gripper))
         self._stats["steps"] += 1
-        self._obs_to_command_ms.append(1e3 * (self.get_clock().now().nanoseconds * 1e-9 - _seconds(image_msg.header.stamp)))
+        oldest = min(_seconds(m.header.stamp) for m in inputs.values() if m is not False)
+        self._obs_to_command_ms.append(1e3 * (self.get_clock().now().nanoseconds * 1e-9 - oldest))
 
     def _hold(self, reason: str) -> None:
         self._stats["holds"] += 1
@@ -201,7 +217,7 @@ class PolicyNode(Node):
 
     def _on_reset(self, request, response):
         with self._lock:
-            self._image = self._pose = None  # only observations newer than the reset are used
+            self._image = self._pose = self._object = None  # only observations newer than the reset are used
         for key in self._stats:
             self._stats[key] = 0
         response.success, response.message = True, "policy reset: waiting for fresh observations"

@@ -2,8 +2,10 @@
 "Policy I/O"), so a policy sees in sim exactly what it will see on the robot.
 
 Observation: `image` (uint8 S x S x 3: the camera frame centre-cropped to a square, then resized
-with area averaging) and `state` (TCP position, TCP orientation as a quaternion x y z w, gripper
-opening 0..1), float32. The quaternion's sign is chosen in the hemisphere of the arm's neutral
+with area averaging), `state` (TCP position, TCP orientation as a quaternion x y z w, gripper
+opening 0..1) and `object_position` (the task object's position in base_link, from perception on the
+robot and ground truth in sim), float32. Image policies read image and state; state-based policies
+read state and object position (`policy_state`). The quaternion's sign is chosen in the hemisphere of the arm's neutral
 orientation: a gripper pointing down has w near 0, and a "w >= 0" rule would flip the state's sign
 under the smallest rotation.
 Action: 7 floats in [-1, 1], [dx, dy, dz, droll, dpitch, dyaw, gripper] in base_link, scaled by the
@@ -20,6 +22,9 @@ import cv2
 import numpy as np
 
 STATE_SIZE = 8  # position 3, quaternion 4, gripper 1
+OBJECT_SIZE = 3  # object position
+STATE_KEYS = ["tcp_position", "tcp_quaternion_xyzw", "gripper_opening"]
+OBJECT_KEYS = ["object_position"]
 GRIPPER_CLOSE_BELOW, GRIPPER_OPEN_ABOVE = -0.5, 0.5
 
 
@@ -35,14 +40,28 @@ STATE_LOW = np.array([-2, -2, -2, -1, -1, -1, -1, 0], dtype=np.float32)
 STATE_HIGH = np.array([2, 2, 2, 1, 1, 1, 1, 1], dtype=np.float32)
 
 
+def policy_state(observation: dict, state_keys: list[str]) -> np.ndarray:
+    """The network's state input for a checkpoint's state keys: the robot state, plus the object
+    position for state-based policies."""
+    state = np.asarray(observation["state"], np.float32)
+    if "object_position" not in state_keys:
+        return state
+    if "object_position" not in observation:
+        raise ObservationError("this state-based policy needs the object position (perception/object_pose), and none came")
+    obj = np.asarray(observation["object_position"], np.float32)
+    if obj.shape != (OBJECT_SIZE,) or not np.all(np.isfinite(obj)):
+        raise ObservationError(f"object position must be {OBJECT_SIZE} finite values, got {obj}")
+    return np.concatenate([state, obj])
+
+
 @dataclass(frozen=True)
 class ObservationAdapter:
-    image_size: int = 48
+    image_size: int = 48  # 0: a state-based policy, no camera
     neutral_quaternion: tuple = (0.0, 0.0, 0.0, 1.0)  # x y z w: picks the quaternion's sign
 
     def __post_init__(self):
-        if self.image_size not in (48, 64):
-            raise ObservationError(f"image size {self.image_size} not supported; use 48 or 64")
+        if self.image_size not in (0, 48, 64):
+            raise ObservationError(f"image size {self.image_size} not supported; use 48 or 64 (0: no camera)")
 
     def image(self, frame: np.ndarray) -> np.ndarray:
         frame = np.asarray(frame)

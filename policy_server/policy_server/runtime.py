@@ -1,10 +1,10 @@
 """A loaded policy behind one call, on torch or ONNX Runtime: adapted observation in, action out.
 
     policy = Policy.load("ckpt.pt", backend="onnx", task="pick")
-    action = policy(observation["image"], observation["state"])   # float32 [-1, 1]^A
+    action = policy.act(observation)   # {"image", "state", "object_position"} -> float32 [-1, 1]^A
 
 The image is the ObservationAdapter's uint8 S x S x 3; normalization to float 3 x S x S / 255 happens
-here, the same for every backend.
+here, the same for every backend. A state-based policy gets a 1 x 1 placeholder image it ignores.
 """
 
 from __future__ import annotations
@@ -17,11 +17,16 @@ import numpy as np
 import torch
 
 from policy_server.checkpoint import CheckpointError, build_policy, load, task_index
+from policy_server.policy_io import policy_state
 
 BACKENDS = ("torch", "onnx")
 
 
-def network_inputs(image: np.ndarray, state: np.ndarray, task: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+PLACEHOLDER_IMAGE = np.zeros((1, 1, 3), np.uint8)  # what a state-based policy gets for an image
+
+
+def network_inputs(image: np.ndarray | None, state: np.ndarray, task: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    image = PLACEHOLDER_IMAGE if image is None else image
     image = np.ascontiguousarray(np.asarray(image, dtype=np.float32).transpose(2, 0, 1)[None] / 255.0)
     return image, np.asarray(state, dtype=np.float32)[None], np.array([task], dtype=np.int64)
 
@@ -36,7 +41,7 @@ class Policy:
         self._session = _onnx_session(self.network, self.arch) if backend == "onnx" else None
 
     @classmethod
-    def load(cls, path, backend: str = "torch", task: str | None = None) -> "Policy":
+    def load(cls, path, backend: str = "torch", task: str | None = None) -> Policy:
         return cls(load(path), backend, task, str(path))
 
     @property
@@ -46,7 +51,20 @@ class Policy:
     def set_task(self, task: str) -> None:
         self.task = task_index(self.checkpoint, task)
 
-    def __call__(self, image: np.ndarray, state: np.ndarray) -> np.ndarray:
+    @property
+    def state_keys(self) -> list[str]:
+        return list(self.checkpoint["observation"]["state_keys"])
+
+    @property
+    def needs_image(self) -> bool:
+        return self.arch.image_size > 0
+
+    def act(self, observation: dict) -> np.ndarray:
+        """The action for an adapted observation dict (image, state, object_position)."""
+        image = observation["image"] if self.needs_image else None
+        return self(image, policy_state(observation, self.state_keys))
+
+    def __call__(self, image: np.ndarray | None, state: np.ndarray) -> np.ndarray:
         image_in, state_in, task_in = network_inputs(image, state[: self.arch.state_dim] if self.arch.state_dim else state, self.task)
         if self._session is None:
             with torch.inference_mode():
@@ -59,7 +77,8 @@ class Policy:
 
 def export_onnx(network: torch.nn.Module, arch, path: Path) -> Path:
     """ONNX of the deployed network: inputs image (B,3,S,S), state (B,n), task (B,) int64; output action."""
-    image = torch.zeros(1, 3, arch.image_size, arch.image_size)
+    side = arch.image_size or 1  # state-based: the placeholder image
+    image = torch.zeros(1, 3, side, side)
     state = torch.zeros(1, max(arch.state_dim, 1))
     task = torch.zeros(1, dtype=torch.int64)
     with warnings.catch_warnings():  # the TorchScript exporter is deprecated in torch 2.13 but exact here (tested)
@@ -102,7 +121,7 @@ def export_main(argv: list[str] | None = None) -> int:
 
     session = onnxruntime.InferenceSession(str(out), providers=["CPUExecutionProvider"])
     rng = np.random.default_rng(0)
-    image = rng.integers(0, 256, (arch.image_size, arch.image_size, 3), dtype=np.uint8)
+    image = rng.integers(0, 256, (arch.image_size or 1, arch.image_size or 1, 3), dtype=np.uint8)
     state = rng.normal(size=max(arch.state_dim, 1)).astype(np.float32)
     feeds = dict(zip(("image", "state", "task"), network_inputs(image, state, 0), strict=True))
     onnx_out = session.run(None, {i.name: feeds[i.name] for i in session.get_inputs()})[0]

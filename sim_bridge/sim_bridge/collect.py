@@ -33,7 +33,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--append", action="store_true", help="add episodes to an existing dataset")
     parser.add_argument("--seed", type=int, default=0, help="episode i uses seed SEED + i")
     parser.add_argument("--noise", type=float, default=0.2, help="Gaussian action noise of the scripted policy")
-    parser.add_argument("--image-size", type=int, default=48, choices=[48, 64])
+    parser.add_argument("--image-size", type=int, default=48, choices=[0, 48, 64],
+                        help="camera image size; 0: state only (no rendering), for state-based policies")
     parser.add_argument("--episode-length", type=int, help="steps per episode (default per task)")
     parser.add_argument("--area", type=float, default=360.0, help="object space area, cm²")
     parser.add_argument("--density", type=float, default=10.0, help="object configurations per cm²")

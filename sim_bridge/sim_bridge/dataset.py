@@ -27,7 +27,7 @@ class DatasetError(ValueError):
 
 
 def data_dir(path: Path) -> Path:
-    return Path(path) / "data"
+    return Path(path).absolute() / "data"  # Minari joins relative paths twice
 
 
 def create_or_open(path: Path, observation_space, action_space, metadata: dict, append: bool) -> MinariStorage:

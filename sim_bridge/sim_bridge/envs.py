@@ -5,6 +5,10 @@ runs the controller's own core (ControllerCore, the one the controller node runs
 policy period on the MuJoCo physics; the observation is the scene camera's frame through the policy
 server's ObservationAdapter. Evaluation in sim and deployment are the same loop.
 
+Every observation also carries `object_position`, the task object's ground-truth position (what
+perception's `object_pose` gives on the robot), so state-based policies train from the same datasets.
+`image_size=0` makes a state-only env that never renders: fast collection for state-based training.
+
     import gymnasium, sim_bridge.envs
     env = gymnasium.make("polyarm/PandaPressButton-v0")
 """
@@ -46,10 +50,13 @@ class PolyarmEnv(gym.Env):
         self.observe = ObservationAdapter(image_size, tuple(float(v) for v in hemisphere))
         self.act = ActionAdapter(position_scale, rotation_scale, config.workspace_low, config.workspace_high)
         self.render_mode = render_mode
-        self.observation_space = spaces.Dict({
-            "image": spaces.Box(0, 255, (image_size, image_size, 3), np.uint8),
+        observation_spaces = {
             "state": spaces.Box(STATE_LOW, STATE_HIGH, dtype=np.float32),
-        })
+            "object_position": spaces.Box(-2.0, 2.0, (3,), np.float32),
+        }
+        if image_size:
+            observation_spaces["image"] = spaces.Box(0, 255, (image_size, image_size, 3), np.uint8)
+        self.observation_space = spaces.Dict(observation_spaces)
         self.action_space = spaces.Box(-1.0, 1.0, (8 if neutral_action else 7,), np.float32)
         self._renderer: SceneRenderer | None = None
         self._frame = None
@@ -85,13 +92,17 @@ class PolyarmEnv(gym.Env):
     # ----------------------------------------------------------------- helpers
     def _observation(self) -> dict:
         sim = self.loop.sim
-        if self._renderer is None:
-            self._renderer = SceneRenderer(sim.model, self.camera)
-        self._frame, _ = self._renderer.render(sim.data.qpos, sim.data.mocap_pos, sim.data.mocap_quat)
         self._observed_tcp = self.loop.tcp()  # the measured pose the next action is relative to
         position, rotation = self._observed_tcp
         state = self.observe.state(position, matrix_to_quat(rotation), sim.gripper_opening)
-        return {"image": self.observe.image(self._frame), "state": state}
+        object_position, _ = self.task.object_pose(sim.model, sim.data)
+        observation = {"state": state, "object_position": np.asarray(object_position, np.float32)}
+        if self.observe.image_size:
+            if self._renderer is None:
+                self._renderer = SceneRenderer(sim.model, self.camera)
+            self._frame, _ = self._renderer.render(sim.data.qpos, sim.data.mocap_pos, sim.data.mocap_quat)
+            observation["image"] = self.observe.image(self._frame)
+        return observation
 
     def _info(self) -> dict:
         sim = self.loop.sim

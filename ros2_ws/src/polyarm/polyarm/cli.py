@@ -12,6 +12,7 @@ COMMANDS = {
     "collect": ("sim_bridge.collect:main", "record scripted episodes of a sim task into a Minari-layout dataset"),
     "dataset": ("sim_bridge.collect:dataset_main", "inspect a dataset ('polyarm dataset info PATH')"),
     "policy": ("policy_server.main:main", "run a policy checkpoint at 2 Hz over the controller"),
+    "train": ("policy_server.training.train:main", "train a policy offline from datasets (bc, sac, cql, cql-si, plas, polytask, cog)"),
     "evaluate": ("policy_server.evaluate:main", "success rate of a checkpoint on a sim task, with a confidence interval"),
     "export": ("policy_server.runtime:export_main", "export a policy checkpoint to ONNX ('polyarm export CKPT --onnx')"),
     "monitor": ("polyarm.monitor:main", "list the topics in the graph with their message rates"),

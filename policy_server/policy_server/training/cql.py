@@ -1,0 +1,69 @@
+"""Conservative Q-learning, CQL(H), non-Lagrange, on SAC (seed 000 eq. 6; COG A.3):
+
+    eq. 6  J_Q^total(θ_i) = J_Q(θ_i) + α_cql E_s[log Σ_a exp Q_i(s, a) - E_{a~D} Q_i(s, a)]
+
+The logsumexp over actions is estimated as in CQL's code, by importance sampling with N negative
+samples from each of: the uniform density on [-1, 1]^|A| (0.5^|A|), π(·|s) and π(·|s'), each Q minus its
+log density. COG: α_cql = 1, N = 1, no entropy term in the backup (CQL(H)), and the actor behaviour-
+cloned for the first 10k steps: J_π = E[α log π(a_π|s) - log π(a_D|s)].
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import torch
+
+from policy_server.training.sac import SAC, SACConfig, action_log_prob, squashed_sample
+
+
+@dataclass
+class CQLConfig(SACConfig):
+    entropy_backup: bool = False  # CQL(H): no -α log π in the Q backup (COG A.3)
+    cql_alpha: float = 1.0
+    negative_samples: int = 1
+    bc_steps: int = 10_000  # behaviour-cloning warm start of the actor
+
+
+def cql_penalty(q_data, q_random, q_policy, q_next_policy, log_prob_policy, log_prob_next_policy, action_dim: int):
+    """Eq. 6's bracket for one critic. q_data: B; the others: B x N."""
+    log_uniform = action_dim * math.log(0.5)
+    samples = torch.cat([q_random - log_uniform, q_policy - log_prob_policy, q_next_policy - log_prob_next_policy], dim=1)
+    return (torch.logsumexp(samples, dim=1) - q_data).mean()
+
+
+def bc_actor_loss(log_prob_policy, log_prob_data, alpha) -> torch.Tensor:
+    """The warm start's actor loss: maximise the dataset action's likelihood, keep the entropy term."""
+    return (alpha * log_prob_policy - log_prob_data).mean()
+
+
+class CQL(SAC):
+    deployed_as = "cql"
+
+    def __init__(self, arch, config: CQLConfig):
+        super().__init__(arch, config)
+        self.bc_until = config.bc_steps  # SAC-CQL-SI moves this to each task's start
+
+    def critic_regularizer(self, batch, features, q1, q2):
+        n, size = self.config.negative_samples, len(batch.action)
+        with torch.no_grad():
+            random = torch.empty(size * n, self.arch.action_dim).uniform_(-1.0, 1.0)
+            policy, log_prob = self._samples(batch.image, batch.state, batch.task, n)
+            next_policy, next_log_prob = self._samples(batch.next_image, batch.next_state, batch.task, n)
+        repeated = [f.repeat_interleave(n, 0) for f in features]  # Q(s, ·) for every sample, one encoder pass
+        q_random, q_policy, q_next = (self.critic.values(repeated, a) for a in (random, policy, next_policy))
+        penalties = [cql_penalty(q_data, q_random[i].view(size, n), q_policy[i].view(size, n), q_next[i].view(size, n),
+                                 log_prob.view(size, n), next_log_prob.view(size, n), self.arch.action_dim)
+                     for i, q_data in enumerate((q1, q2))]
+        penalty = penalties[0] + penalties[1]
+        return self.config.cql_alpha * penalty, {"cql_penalty": penalty.item() / 2}
+
+    def _samples(self, image, state, task, n):
+        mean, log_std = self.actor.distribution(image, state, task)
+        return squashed_sample(mean.repeat_interleave(n, 0), log_std.repeat_interleave(n, 0))
+
+    def actor_objective(self, batch, step, mean, log_std, action, log_prob):
+        if step < self.bc_until:
+            return bc_actor_loss(log_prob, action_log_prob(mean, log_std, batch.action), self.alpha)
+        return super().actor_objective(batch, step, mean, log_std, action, log_prob)

@@ -1,0 +1,160 @@
+"""Soft actor-critic (Haarnoja et al.), as written in seed 000 §III-A: twin Q-functions with target
+networks, a tanh-Gaussian actor and automatic entropy tuning.
+
+    eq. 3  y = r + γ (1 - d) [min_i Q̄_i(s', a') - α log π(a'|s')],   a' ~ π(·|s')
+    eq. 4  J_Q(θ_i) = ½ E[(y - Q_i(s, a))²]
+    eq. 5  J_π(φ) = E[α log π(a|s) - min_i Q_i(s, a)],   a ~ π(·|s) (reparameterised)
+           J(α) = -E[log α (log π(a|s) + H̄)],   target entropy H̄ = -|A|
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+from policy_server.models import Architecture, TanhGaussianActor, TwinQ
+from policy_server.training.data import Batch
+
+
+@dataclass
+class SACConfig:
+    discount: float = 0.99
+    tau: float = 0.005  # target network update rate
+    actor_lr: float = 3e-5  # COG A.3 (identical to CQL)
+    critic_lr: float = 3e-4
+    alpha_lr: float = 3e-4
+    entropy_backup: bool = True  # the -α log π term in eq. 3 (CQL(H) drops it)
+
+
+# ------------------------------------------------------------------ the equations, on tensors
+def squashed_sample(mean: torch.Tensor, log_std: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """a = tanh(u), u ~ N(mean, std), reparameterised; with log π(a|s) including the tanh Jacobian."""
+    pre_tanh = mean + log_std.exp() * torch.randn_like(mean)
+    return torch.tanh(pre_tanh), squashed_log_prob(mean, log_std, pre_tanh)
+
+
+def squashed_log_prob(mean: torch.Tensor, log_std: torch.Tensor, pre_tanh: torch.Tensor) -> torch.Tensor:
+    """log N(u; mean, std) - Σ log(1 - tanh(u)²), the latter as 2 (log 2 - u - softplus(-2u)) for stability."""
+    gaussian = (-0.5 * ((pre_tanh - mean) / log_std.exp()) ** 2 - log_std - 0.5 * math.log(2 * math.pi)).sum(1)
+    jacobian = (2 * (math.log(2.0) - pre_tanh - nn.functional.softplus(-2 * pre_tanh))).sum(1)
+    return gaussian - jacobian
+
+
+def action_log_prob(mean: torch.Tensor, log_std: torch.Tensor, action: torch.Tensor) -> torch.Tensor:
+    """log π(a|s) of a given (dataset) action: its pre-tanh value is atanh(a), kept off ±1."""
+    pre_tanh = torch.atanh(action.clamp(-0.999, 0.999))
+    return squashed_log_prob(mean, log_std, pre_tanh)
+
+
+def soft_q_target(reward, done, next_q1, next_q2, next_log_prob, alpha, discount: float, entropy_backup: bool = True):
+    """Eq. 3."""
+    next_value = torch.min(next_q1, next_q2)
+    if entropy_backup:
+        next_value = next_value - alpha * next_log_prob
+    return reward + discount * (1.0 - done) * next_value
+
+
+def critic_loss(q: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """Eq. 4, for one critic."""
+    return 0.5 * ((target - q) ** 2).mean()
+
+
+def actor_loss(log_prob, q1, q2, alpha) -> torch.Tensor:
+    """Eq. 5."""
+    return (alpha * log_prob - torch.min(q1, q2)).mean()
+
+
+def temperature_loss(log_alpha: torch.Tensor, log_prob: torch.Tensor, target_entropy: float) -> torch.Tensor:
+    return -(log_alpha * (log_prob + target_entropy).detach()).mean()
+
+
+def soft_update(target: nn.Module, source: nn.Module, tau: float) -> None:
+    with torch.no_grad():
+        for t, s in zip(target.parameters(), source.parameters(), strict=True):
+            t.lerp_(s, tau)
+
+
+# ------------------------------------------------------------------ the algorithm
+class SAC:
+    deployed_as = "sac"
+
+    def __init__(self, arch: Architecture, config: SACConfig):
+        self.arch, self.config = arch, config
+        self.actor = TanhGaussianActor(arch)
+        self.critic = TwinQ(arch)
+        self.critic_target = copy.deepcopy(self.critic).requires_grad_(False)
+        self.log_alpha = torch.zeros((), requires_grad=True)
+        self.target_entropy = -float(arch.action_dim)
+        self.actor_optimizer = torch.optim.Adam(self.actor.parameters(), lr=config.actor_lr)
+        self.critic_optimizer = torch.optim.Adam(self.critic.parameters(), lr=config.critic_lr)
+        self.alpha_optimizer = torch.optim.Adam([self.log_alpha], lr=config.alpha_lr)
+
+    @property
+    def alpha(self) -> torch.Tensor:
+        return self.log_alpha.exp().detach()
+
+    def update(self, batch: Batch, step: int) -> dict[str, float]:
+        metrics = self.update_critic(batch)
+        metrics.update(self.update_actor(batch, step))
+        soft_update(self.critic_target, self.critic, self.config.tau)
+        return metrics
+
+    def update_critic(self, batch: Batch) -> dict[str, float]:
+        features = self.critic.features(batch.image, batch.state, batch.task)
+        q1, q2 = self.critic.values(features, batch.action)
+        with torch.no_grad():
+            next_action, next_log_prob = squashed_sample(*self.actor.distribution(batch.next_image, batch.next_state, batch.task))
+            next_q1, next_q2 = self.critic_target(batch.next_image, batch.next_state, batch.task, next_action)
+            target = soft_q_target(batch.reward, batch.done, next_q1, next_q2, next_log_prob, self.alpha,
+                                   self.config.discount, self.config.entropy_backup)
+        bellman = critic_loss(q1, target) + critic_loss(q2, target)
+        extra, metrics = self.critic_regularizer(batch, features, q1, q2)
+        self.critic_optimizer.zero_grad(set_to_none=True)
+        (bellman + extra).backward()
+        self.critic_optimizer.step()
+        return {"critic_loss": bellman.item(), "q": q1.mean().item(), "q_target": target.mean().item(), **metrics}
+
+    def critic_regularizer(self, batch, features, q1, q2) -> tuple[torch.Tensor, dict]:
+        return torch.zeros(()), {}  # CQL adds eq. 6's penalty here
+
+    def update_actor(self, batch: Batch, step: int) -> dict[str, float]:
+        mean, log_std = self.actor.distribution(batch.image, batch.state, batch.task)
+        action, log_prob = squashed_sample(mean, log_std)
+        loss = self.actor_objective(batch, step, mean, log_std, action, log_prob)
+        self.actor_optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        metrics = self.actor_step()
+        alpha_loss = temperature_loss(self.log_alpha, log_prob, self.target_entropy)
+        self.alpha_optimizer.zero_grad(set_to_none=True)
+        alpha_loss.backward()
+        self.alpha_optimizer.step()
+        return {"actor_loss": loss.item(), "alpha": self.alpha.item(), "entropy": (-log_prob.mean()).item(), **metrics}
+
+    def actor_objective(self, batch, step, mean, log_std, action, log_prob) -> torch.Tensor:
+        q1, q2 = self.critic(batch.image, batch.state, batch.task, action)
+        return actor_loss(log_prob, q1, q2, self.alpha)
+
+    def actor_step(self) -> dict[str, float]:
+        self.actor_optimizer.step()  # SAC-CQL-SI regularises here
+        return {}
+
+    # ---------------------------------------------------------------- what a checkpoint keeps
+    def deployed(self) -> nn.Module:
+        return self.actor
+
+    def networks(self) -> dict[str, nn.Module]:
+        return {"actor": self.actor, "critic": self.critic, "critic_target": self.critic_target}
+
+    def optimizers(self) -> dict[str, torch.optim.Optimizer]:
+        return {"actor": self.actor_optimizer, "critic": self.critic_optimizer, "alpha": self.alpha_optimizer}
+
+    def extra_state(self) -> dict:
+        return {"log_alpha": self.log_alpha.detach().clone()}
+
+    def load_extra_state(self, state: dict) -> None:
+        with torch.no_grad():
+            self.log_alpha.copy_(state["log_alpha"])

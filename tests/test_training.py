@@ -1,0 +1,149 @@
+"""Offline training end to end: `polyarm collect` datasets in, `polyarm train`, checkpoints the policy
+server runs unchanged out. The learning check trains state-based policies on scripted Panda reach
+data with CI-sized budgets and evaluates them on seeds the data never saw."""
+
+import csv
+import json
+import shutil
+
+import h5py
+import numpy as np
+import pytest
+import torch
+from policy_server.checkpoint import load
+from policy_server.evaluate import evaluate
+from policy_server.runtime import Policy, network_inputs
+from policy_server.training.train import main as train
+
+RUN = ["--batch-size", "64", "--no-progress", "--eval-episodes", "10"]
+LEARNING = {  # CI budgets; the hyperparameters not named are the papers' defaults
+    "cql": ["--steps", "6000", "--eval-every", "2000", "--bc-steps", "2000", "--actor-lr", "3e-4", "--discount", "0.9"],
+    "plas": ["--steps", "6000", "--eval-every", "2000", "--vae-steps", "2000", "--vae-lr", "1e-3", "--actor-lr", "3e-4", "--discount", "0.9"],
+}
+
+
+def success(run, episodes=20, seed=200_000) -> float:
+    return evaluate(Policy.load(run / "best.pt"), "panda", "reach", episodes, seed).rate
+
+
+def test_bc_learns_reach_from_scripted_state_data(reach_bc_run):
+    assert success(reach_bc_run) >= 0.9
+    rows = list(csv.DictReader((reach_bc_run / "eval.csv").open()))
+    assert [int(r["step"]) for r in rows] == [1500, 3000]
+    assert (reach_bc_run / "curves.png").stat().st_size > 10_000
+    assert list((reach_bc_run / "tensorboard").glob("events.out.tfevents.*"))
+
+
+@pytest.mark.parametrize("algo", sorted(LEARNING))
+def test_offline_rl_learns_reach_from_scripted_state_data(algo, reach_state_dataset, tmp_path):
+    out = tmp_path / algo
+    assert train(["--algo", algo, "--dataset", str(reach_state_dataset), "--out", str(out), *RUN, *LEARNING[algo]]) == 0
+    assert success(out) >= 0.9
+    steps = {r["name"] for r in csv.DictReader((out / "train.csv").open())}
+    assert {"critic_loss", "actor_loss"} <= steps  # the RL phase ran, not just its warm start
+
+
+def test_a_trained_checkpoint_gives_the_trainers_action_in_the_policy_server(reach_state_dataset, tmp_path):
+    from policy_server.training import recipes
+    from policy_server.training.train import build_parser
+
+    args = build_parser().parse_args(["--algo", "cql", "--dataset", str(reach_state_dataset), "--out", str(tmp_path / "r"),
+                                      "--steps", "50", "--eval-episodes", "0", "--no-progress", "--batch-size", "32"])
+    trainer = recipes.trainer(args)
+    trainer.run()
+    checkpoint = load(tmp_path / "r" / "last.pt")
+    assert checkpoint["observation"]["state_keys"][-1] == "object_position"
+    assert checkpoint["training"]["dataset_spec"]["robot"] == "panda"
+    rng = np.random.default_rng(0)
+    for _ in range(5):
+        observation = {"state": rng.normal(size=8).astype(np.float32), "object_position": rng.normal(size=3).astype(np.float32)}
+        image, state, task = network_inputs(None, np.concatenate([observation["state"], observation["object_position"]]), 0)
+        with torch.no_grad():
+            trainer_action = trainer.algorithm.deployed()(*map(torch.from_numpy, (image, state, task))).numpy()[0]
+        for backend in ("torch", "onnx"):
+            served = Policy.load(tmp_path / "r" / "last.pt", backend).act(observation)
+            assert np.abs(served - trainer_action).max() <= 1e-5
+
+
+def _last_weights(path):
+    return load(path)["state_dicts"]
+
+
+def test_training_is_deterministic_for_a_seed_and_resumes_exactly(reach_state_dataset, tmp_path):
+    base = ["--algo", "cql", "--dataset", str(reach_state_dataset), "--eval-episodes", "0", "--no-progress",
+            "--batch-size", "32", "--bc-steps", "20", "--save-every", "1000"]
+    assert train([*base, "--steps", "60", "--out", str(tmp_path / "a")]) == 0
+    assert train([*base, "--steps", "60", "--out", str(tmp_path / "b")]) == 0
+    assert train([*base, "--steps", "30", "--out", str(tmp_path / "c")]) == 0
+    assert train([*base, "--steps", "60", "--out", str(tmp_path / "c"), "--resume"]) == 0
+    a, b, c = (_last_weights(tmp_path / x / "last.pt") for x in "abc")
+    for name in a:
+        for key in a[name]:
+            assert torch.equal(a[name][key], b[name][key]), f"{name}.{key} differs between two runs with one seed"
+            assert torch.equal(a[name][key], c[name][key]), f"{name}.{key} differs after resuming"
+    assert train([*base, "--steps", "60", "--out", str(tmp_path / "a")]) == 2  # an existing run is not overwritten
+
+
+def test_bad_datasets_are_refused_with_the_problem_named(reach_state_dataset, tmp_path, capsys):
+    broken = tmp_path / "broken"
+    shutil.copytree(reach_state_dataset, broken)
+    with h5py.File(broken / "data" / "main_data.hdf5", "a") as f:
+        del f["episode_3"]["rewards"]
+    assert train(["--algo", "bc", "--dataset", str(broken), "--out", str(tmp_path / "r1")]) == 2
+    assert "episode 3 is missing rewards" in capsys.readouterr().err
+    assert train(["--algo", "bc", "--dataset", str(reach_state_dataset), "--observation", "image", "--out", str(tmp_path / "r2")]) == 2
+    assert "no images" in capsys.readouterr().err
+    assert train(["--algo", "plas", "--dataset", str(reach_state_dataset), "--cql-alpha", "2", "--out", str(tmp_path / "r3")]) == 2
+    assert "--cql-alpha" in capsys.readouterr().err
+
+
+@pytest.fixture(scope="module")
+def press_state_dataset(tmp_path_factory):
+    from sim_bridge.collect import main as collect
+
+    path = tmp_path_factory.mktemp("data") / "panda_press_state"
+    assert collect(["--robot", "panda", "--task", "press_button", "--episodes", "8", "--out", str(path), "--image-size", "0"]) == 0
+    return path
+
+
+def test_cql_si_trains_tasks_in_sequence_and_reports_forgetting_and_transfer(reach_state_dataset, press_state_dataset, reach_bc_run, tmp_path):
+    out = tmp_path / "si"
+    assert train(["--algo", "cql-si", "--dataset", str(reach_state_dataset), "--dataset", str(press_state_dataset),
+                  "--out", str(out), "--steps", "40", "--bc-steps", "20", "--eval-every", "20", "--eval-episodes", "2",
+                  "--batch-size", "32", "--no-progress", "--reference-run", str(reach_bc_run)]) == 0
+    report = json.loads((out / "sequential.json").read_text())
+    assert report["tasks"] == ["reach", "press_button"]
+    assert all(v is not None for row in report["accuracy_after_task"] for v in row)
+    assert set(report["forgetting"]) == {"reach"} and "reach" in report["forward_transfer"]
+    checkpoint = load(out / "best.pt")
+    assert checkpoint["tasks"] == {"names": ["reach", "press_button"], "conditioning": "multihead"}
+    assert {int(r["step"]) for r in csv.DictReader((out / "eval.csv").open())} == {20, 40, 60, 80}
+
+
+def test_polytask_distills_experts_and_adds_a_task_in_lifelong_mode(reach_state_dataset, press_state_dataset, reach_bc_run, tmp_path):
+    common = ["--steps", "40", "--eval-every", "40", "--eval-episodes", "2", "--batch-size", "32", "--no-progress"]
+    first = tmp_path / "poly1"
+    assert train(["--algo", "polytask", "--dataset", str(reach_state_dataset), "--expert", str(reach_bc_run / "best.pt"),
+                  "--out", str(first), *common]) == 0
+    second = tmp_path / "poly2"
+    assert train(["--algo", "polytask", "--lifelong-from", str(first), "--dataset", str(press_state_dataset),
+                  "--out", str(second), *common]) == 0  # the press expert is trained here (bc)
+    assert (second / "experts" / "press_button" / "best.pt").exists()
+    checkpoint = load(second / "best.pt")
+    assert checkpoint["algorithm"] == "polytask" and checkpoint["tasks"]["names"] == ["reach", "press_button"]
+    lifelong = json.loads((second / "lifelong.json").read_text())
+    assert set(lifelong["forgetting"]) == {"reach"}
+    Policy(checkpoint, task="press_button")  # the server runs the unified policy on either task
+
+
+def test_cog_relabels_prior_data_with_zero_reward(reach_state_dataset, press_state_dataset, tmp_path):
+    from policy_server.training.data import load_dataset
+
+    keys = ["tcp_position", "tcp_quaternion_xyzw", "gripper_opening", "object_position"]
+    assert load_dataset(reach_state_dataset, 0, keys).rewards.sum() > 0
+    assert load_dataset(reach_state_dataset, 0, keys, zero_rewards=True).rewards.abs().sum() == 0
+    out = tmp_path / "cog"
+    assert train(["--algo", "cog", "--dataset", str(press_state_dataset), "--prior", str(reach_state_dataset), "--out", str(out),
+                  "--steps", "30", "--eval-episodes", "0", "--batch-size", "32", "--no-progress"]) == 0
+    checkpoint = load(out / "last.pt")
+    assert checkpoint["algorithm"] == "cql" and checkpoint["training"]["prior"] == [str(reach_state_dataset)]
