@@ -84,7 +84,8 @@ class ImageEncoder(nn.Module):
         self.register_buffer("state_scale", torch.ones(arch.state_dim))
 
     def forward(self, image: torch.Tensor, state: torch.Tensor) -> torch.Tensor:
-        state = (state - self.state_mean) / self.state_scale
+        if self.state_dim:
+            state = (state - self.state_mean) / self.state_scale
         if self.convs is None:
             return state
         features = self.convs(image)
