@@ -252,8 +252,6 @@ def lifelong(args) -> dict:
     if previous is None:
         raise ValueError(f"{previous_path} is not a polytask run")
     before = json.loads((Path(args.lifelong_from) / "polytask.json").read_text())["per_task"]
-    if args.out.exists() and any(args.out.iterdir()) and not args.resume:
-        raise FileExistsError(f"{args.out} already holds a run; pass --resume to continue it, or choose another --out")
     summary = polytask(args, previous)
     after = summary["polytask"]["per_task"]
     summary["lifelong"] = {"forgetting": {t: before[t]["unified"] - after[t]["unified"] for t in before},

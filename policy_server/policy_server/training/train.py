@@ -78,12 +78,12 @@ def main(argv: list[str] | None = None) -> int:
 def train(args) -> dict:
     from policy_server.training import recipes
 
+    if args.out.exists() and any(args.out.iterdir()) and not args.resume:
+        raise FileExistsError(f"{args.out} already holds a run; pass --resume to continue it, or choose another --out")
     if args.algo == "polytask" and args.lifelong_from:
         return recipes.lifelong(args)
     if not args.dataset:
         raise ValueError("give at least one --dataset")
-    if args.out.exists() and any(args.out.iterdir()) and not args.resume:
-        raise FileExistsError(f"{args.out} already holds a run; pass --resume to continue it, or choose another --out")
     if args.algo == "polytask":
         return recipes.polytask(args)
     trainer = recipes.trainer(args)

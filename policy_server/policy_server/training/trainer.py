@@ -19,7 +19,7 @@ import csv
 import json
 import time
 from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
@@ -151,13 +151,13 @@ class Trainer:
         score = float(np.mean([rates[t] for t in trained]))
         if score > self.best:
             self.best = score
-            save(self.deployable_checkpoint() | {"training": {**checkpoint["training"], "best_success": score}}, self.out / "best.pt")
+            save(checkpoint | {"training": {**checkpoint["training"], "best_success": score}}, self.out / "best.pt")
         self._plot()
 
     # ------------------------------------------------------------------ checkpoints
     def _checkpoint(self, state_dicts: dict, resume: dict) -> dict:
         s = self.spec
-        training = {**s.training, "steps": self.step, "seed": self.config.seed, "run": asdict_config(self.config),
+        training = {**s.training, "steps": self.step, "seed": self.config.seed, "run": asdict(self.config),
                     "evaluations": self.history[-len(s.task_names):] if self.history else []}
         if resume:
             training["resume"] = resume
@@ -204,7 +204,7 @@ class Trainer:
 
     # ------------------------------------------------------------------ logs
     def _write_header(self) -> None:
-        (self.out / "config.json").write_text(json.dumps({**self.spec.training, "run": asdict_config(self.config)}, indent=2, default=str))
+        (self.out / "config.json").write_text(json.dumps({**self.spec.training, "run": asdict(self.config)}, indent=2, default=str))
         for name in ("train.csv", "eval.csv"):
             (self.out / name).unlink(missing_ok=True)
 
@@ -237,8 +237,3 @@ class Trainer:
     def summary(self) -> dict:
         return {"steps": self.step, "best_success": self.best, "evaluations": self.history, "boundaries": self.boundaries}
 
-
-def asdict_config(config: RunConfig) -> dict:
-    from dataclasses import asdict
-
-    return asdict(config)
