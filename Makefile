@@ -14,10 +14,21 @@ export AMENT_PREFIX_PATH := $(abspath $(VENV)):$(AMENT_PREFIX_PATH)
 export ROS_AUTOMATIC_DISCOVERY_RANGE ?= LOCALHOST
 export PYTHONUNBUFFERED := 1
 
-.PHONY: demo test bench check-gl clean
+.PHONY: demo train-demo test bench check-gl clean
 
 demo: $(STAMP) check-gl
 	$(VENV)/bin/polyarm demo
+
+# The demo checkpoint from scratch: scripted press-button episodes with 48x48 images, then offline training.
+DEMO_DATA ?= data/demo_panda_press_button
+DEMO_RUN ?= runs/demo_panda_press_button
+DEMO_TRAIN ?= --algo bc --steps 4000 --hidden 256,256 --batch-size 64 --eval-every 1000 --eval-episodes 20
+train-demo: $(STAMP) check-gl
+	rm -rf $(DEMO_DATA) $(DEMO_RUN)
+	$(VENV)/bin/polyarm collect --robot panda --task press_button --episodes 200 --image-size 48 --out $(DEMO_DATA)
+	$(VENV)/bin/polyarm train $(DEMO_TRAIN) --dataset $(DEMO_DATA) --out $(DEMO_RUN)
+	cp $(DEMO_RUN)/best.pt demo/panda_press_button.pt
+	cp $(DEMO_RUN)/curves.png $(DEMO_RUN)/eval.csv $(DEMO_RUN)/config.json demo/
 
 test: $(STAMP) check-gl
 	$(PY) -m pytest
@@ -27,6 +38,8 @@ bench: $(STAMP) check-gl
 	$(PY) bench/bench_controller.py
 	$(PY) bench/bench_tasks.py
 	$(PY) bench/bench_policy.py
+	$(PY) bench/bench_training.py
+	$(PY) bench/bench_graph.py --minutes 10
 
 
 check-gl:

@@ -1,15 +1,20 @@
 """Training speed: gradient steps per second of each algorithm on the same synthetic transitions, the
 same networks and the same batch size, for state-based (MLP 256x256) and 48x48 image (COG's network)
-policies. No peer here: d3rlpy 2.8.1 (the issue's peer) needs its own environment (it pins
-gymnasium 1.0) and was not set up in this round; see docs/benchmarks.md.
+policies. The peer, d3rlpy 2.8.1, needs its own environment (it pins gymnasium 1.0); give its
+Python with --peer-python and the state-based CQL and PLAS rows get its speed on the same shapes,
+networks and batch size (bench/d3rlpy_peer.py), measured in the same run:
 
-    .venv/bin/python bench/bench_training.py [--steps 30] [--batch-size 256]
+    python3 -m venv /tmp/d3venv && /tmp/d3venv/bin/pip install d3rlpy==2.8.1 torch==2.13.0
+    .venv/bin/python bench/bench_training.py --peer-python /tmp/d3venv/bin/python [--steps 100] [--batch-size 256]
 """
 
 from __future__ import annotations
 
 import argparse
+import json
+import subprocess
 import time
+from pathlib import Path
 
 import torch
 from policy_server.models import Architecture
@@ -41,19 +46,31 @@ def steps_per_second(algo: str, arch: Architecture, data: TransitionData, batch_
     return steps / (time.perf_counter() - t0)
 
 
+def peer_speeds(python: str, steps: int, batch_size: int) -> dict:
+    script = Path(__file__).resolve().parent / "d3rlpy_peer.py"
+    done = subprocess.run([python, str(script), "--steps", str(steps), "--batch-size", str(batch_size)],
+                          capture_output=True, text=True, check=True)
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--steps", type=int, default=30)
+    parser.add_argument("--steps", type=int, default=100)
     parser.add_argument("--batch-size", type=int, default=256)
+    parser.add_argument("--peer-python", help="Python of an environment with d3rlpy 2.8.1")
     args = parser.parse_args()
-    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, batch {args.batch_size}")
-    print(f"{'observation':<14}{'algorithm':<10}{'steps/s':>10}{'ms/step':>10}")
-    for label, arch in [("state (MLP)", Architecture(image_size=0, state_dim=11, hidden=(256, 256))),
-                        ("48x48 image", Architecture(image_size=48, state_dim=8))]:
+    peer = peer_speeds(args.peer_python, args.steps, args.batch_size) if args.peer_python else {}
+    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, batch {args.batch_size}, {args.steps} timed steps"
+          + (f"; peer d3rlpy {peer['d3rlpy']} (torch {peer['torch']}, {peer['threads']} threads)" if peer else ""))
+    print("| observation | algorithm | polyarm steps/s | ms/step | d3rlpy steps/s | ratio |\n|---|---|---:|---:|---:|---:|")
+    for label, arch in [("state (MLP 256x256)", Architecture(image_size=0, state_dim=11, hidden=(256, 256))),
+                        ("48x48 image", Architecture(image_size=48, state_dim=8, hidden=(256, 256)))]:
         data = synthetic(arch.image_size, state_dim=arch.state_dim)
         for algo in ("bc", "cql", "plas"):
             rate = steps_per_second(algo, arch, data, args.batch_size, args.steps)
-            print(f"{label:<14}{algo:<10}{rate:>10.1f}{1e3 / rate:>10.1f}")
+            other = peer.get(algo) if arch.image_size == 0 else None
+            versus = f"{other:.1f} | {rate / other:.2f}" if other else "- | -"
+            print(f"| {label} | {algo} | {rate:.1f} | {1e3 / rate:.1f} | {versus} |")
 
 
 if __name__ == "__main__":

@@ -310,3 +310,20 @@ def test_prior_data_is_unlabelled_and_says_so(tmp_path):
     done = subprocess.run(collect_cmd("--robot", "panda", "--task", "pick", "--episodes", "1", "--out", str(out), "--append"),
                           capture_output=True, text=True, timeout=300)
     assert done.returncode == 2 and "the dataset's task is 'place_in_tray'" in done.stderr
+
+
+def test_start_grasped_task_data_begins_with_the_object_lifted_in_the_closed_gripper(tmp_path):
+    out = tmp_path / "placing"
+    done = subprocess.run(collect_cmd("--robot", "panda", "--task", "place_in_tray", "--episodes", "3", "--out", str(out),
+                                      "--start-grasped", "--image-size", "0", "--seed", "7"), capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    dataset = minari.MinariDataset(out / "data")
+    assert dataset.total_episodes >= 2  # a noisy grasp may miss; it is then not recorded
+    for episode in dataset.iterate_episodes():
+        assert episode.observations["object_position"][0][2] > 0.05  # lifted off the table
+        assert episode.observations["state"][0][7] < 0.5  # gripper opening: closed on the object
+        assert len(episode.actions) < 30  # the grasp's steps are not in it
+    assert json.loads((out / "data" / "metadata.json").read_text())["polyarm"]["start_grasped"] is True
+    refused = subprocess.run(collect_cmd("--robot", "panda", "--task", "reach", "--episodes", "1", "--out", str(tmp_path / "r"),
+                                         "--start-grasped"), capture_output=True, text=True, timeout=120)
+    assert refused.returncode == 2 and "--start-grasped is for task data of pick and place_in_tray" in refused.stderr

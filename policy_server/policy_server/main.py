@@ -12,7 +12,7 @@ def main(argv: list[str] | None = None) -> int:
     from polyarm_description import ROBOTS
 
     parser = argparse.ArgumentParser(prog="polyarm policy", description="Run a trained policy closed-loop at 2 Hz over the controller.")
-    parser.add_argument("--checkpoint", required=True, help="policy checkpoint file")
+    parser.add_argument("--checkpoint", help="policy checkpoint file (or the checkpoint parameter)")
     parser.add_argument("--robot", choices=sorted(ROBOTS), help="which arm (default panda)")
     parser.add_argument("--task", help="task of a multi-task checkpoint")
     parser.add_argument("--backend", choices=["torch", "onnx"], help="inference backend (default torch)")

@@ -6,7 +6,7 @@ frame); if an input is older than `max_observation_age` the step is skipped and 
 and nothing moves. Inference runs in a worker thread, so a slow model never blocks
 the node's callbacks; a tick whose previous inference is still running is skipped. The action goes
 through the ActionAdapter into `controller/target_pose` and `gripper/command`; a NaN or inf action is
-never published: the node asks `controller/hold` and reports the error.
+never published: the node asks `controller/hold` and reports the error; so does shutting the node down.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
+import rclpy
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus
 from geometry_msgs.msg import PoseStamped
 from polyarm_common import conversions as conv
@@ -253,6 +254,7 @@ class PolicyNode(Node):
             "inference_ms": float(np.mean(latency)) if latency else 0.0,
             "observation_age_ms": float(np.mean(ages)) if ages else 0.0,
             "observation_to_command_ms": float(np.mean(o2c)) if o2c else 0.0,
+            "observation_to_command_ms_max": float(np.max(o2c)) if o2c else 0.0,
             "last_skip_reason": self._last_skip,
             **self._stats,
         }
@@ -263,7 +265,16 @@ class PolicyNode(Node):
         self._pub_diagnostics.publish(array)
 
     def close(self) -> None:
+        """On shutdown: no more targets, then ask the controller to hold where the arm is."""
+        self.active = False
         self._worker.shutdown(wait=True, cancel_futures=True)
+        if not self._hold_client.wait_for_service(timeout_sec=0.5):
+            self.get_logger().warn("shutting down; controller/hold is not available: the controller keeps its last target")
+            return
+        future = self._hold_client.call_async(Trigger.Request())
+        rclpy.spin_until_future_complete(self, future, timeout_sec=1.0)
+        held = future.done() and future.result().success
+        self.get_logger().info("shutting down; the controller holds" if held else "shutting down; controller/hold did not answer")
 
 
 def _seconds(stamp) -> float:

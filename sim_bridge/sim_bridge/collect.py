@@ -30,6 +30,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--episodes", type=int, required=True)
     parser.add_argument("--out", type=Path, required=True, help="dataset directory (created; --append to add to it)")
     parser.add_argument("--prior", action="store_true", help="COG prior data: unlabelled (reward 0), mixed behaviours")
+    parser.add_argument("--start-grasped", action="store_true",
+                        help="COG task data (pick, place_in_tray): the scripted grasp runs unrecorded and each "
+                             "episode is recorded from the step the object is lifted in the gripper")
     parser.add_argument("--append", action="store_true", help="add episodes to an existing dataset")
     parser.add_argument("--seed", type=int, default=0, help="episode i uses seed SEED + i")
     parser.add_argument("--noise", type=float, default=0.2, help="Gaussian action noise of the scripted policy")
@@ -41,6 +44,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.episodes < 1:
         parser.error("--episodes must be at least 1")
+    if args.start_grasped and (args.prior or args.task not in GRASP_TASKS):
+        parser.error(f"--start-grasped is for task data of {' and '.join(GRASP_TASKS)}")
 
     from sim_bridge.rendering import configure_gl_backend
 
@@ -70,12 +75,12 @@ def collect(args) -> int:
         "camera": {"width": env.camera.width, "height": env.camera.height, "K": env.camera.K.tolist(),
                    "position": list(env.camera.position), "look_at": list(env.camera.look_at)},
         "object_space": {"area_cm2": args.area, "density": args.density},
-        "episode_length": env.episode_length, "policy_rate_hz": 2.0, "seed": args.seed, "noise": args.noise,
+        "episode_length": env.episode_length, "policy_rate_hz": 2.0, "start_grasped": args.start_grasped, "seed": args.seed, "noise": args.noise,
         "policy": f"scripted prior mix of {len(PRIOR_MIX[args.task])} behaviours" if args.prior else f"scripted {args.task}",
     }
     storage = create_or_open(args.out, env.observation_space, env.action_space, metadata, args.append)
     stop = _StopAtEpisodeEnd()
-    successes = 0
+    successes = skipped = 0
     first = storage.total_episodes
     with tqdm(range(args.episodes), desc=f"{args.robot} {args.task}", unit="ep") as bar:
         for i in bar:
@@ -84,9 +89,15 @@ def collect(args) -> int:
             policy = scripted_policy(args.task, env, rng, args.noise, args.prior)
             episode = Episode(seed=seed)
             observation, info = env.reset(seed=seed)
+            steps = env.episode_length
+            if args.start_grasped:
+                observation, info, steps = _grasp_unrecorded(env, policy, info)
+                if steps == 0:
+                    skipped += 1  # the noisy grasp missed: nothing to record
+                    continue
             episode.start(observation, _recorded(info))
             success = False
-            for _ in range(env.episode_length):
+            for _ in range(steps):
                 action = policy(info)
                 observation, reward, terminated, truncated, info = env.step(action)
                 success |= info["success"]
@@ -99,9 +110,25 @@ def collect(args) -> int:
             if stop.requested:
                 print(f"polyarm collect: stopped after {i + 1} episodes; the dataset is complete and readable", file=sys.stderr)
                 break
-    print(f"wrote {args.out}: {storage.total_episodes} episodes, scripted success {successes}/{i + 1} this run")
+    missed = f" ({skipped} missed grasps not recorded)" if skipped else ""
+    print(f"wrote {args.out}: {storage.total_episodes} episodes, scripted success {successes}/{i + 1 - skipped} this run{missed}")
     env.close()
     return 0
+
+
+GRASP_TASKS = ("pick", "place_in_tray")
+
+
+def _grasp_unrecorded(env, policy, info):
+    """Run the scripted grasp until the object is lifted (the policy leaves its lift phase), within
+    the episode's budget. (observation, info, steps left); 0 steps left if the grasp failed."""
+    observation = None
+    for step in range(env.episode_length):
+        if policy.phase not in ("start", "approach", "descend", "close", "lift"):
+            lifted = info["object_position"][2] > 0.05
+            return observation, info, (env.episode_length - step) if lifted and observation is not None else 0
+        observation, _, _, _, info = env.step(policy(info))
+    return observation, info, 0
 
 
 def _recorded(info: dict) -> dict:

@@ -15,8 +15,11 @@ COMMANDS = {
     "train": ("policy_server.training.train:main", "train a policy offline from datasets (bc, sac, cql, cql-si, plas, polytask, cog)"),
     "evaluate": ("policy_server.evaluate:main", "success rate of a checkpoint on a sim task, with a confidence interval"),
     "export": ("policy_server.runtime:export_main", "export a policy checkpoint to ONNX ('polyarm export CKPT --onnx')"),
+    "up": ("polyarm.supervisor:main", "start the whole graph (sim, controller, policy, recorder), one process per node"),
+    "eval": ("polyarm.ros_eval:main", "success rate of a checkpoint through ROS, against the sim, with timing figures"),
+    "record": ("polyarm.recorder:main", "record the graph's topics to an MCAP bag"),
     "monitor": ("polyarm.monitor:main", "list the topics in the graph with their message rates"),
-    "demo": ("polyarm.demo:main", "start the simulated Panda and report what it streams"),
+    "demo": ("polyarm.demo:main", "run the shipped demo checkpoint on the simulated Panda through ROS and report"),
 }
 
 

@@ -40,7 +40,7 @@ class ControllerNode(Node):
         self.core = ControllerCore(robot, config)
         self.robot, self.config, self.sched_fifo = robot, config, sched_fifo
         self._field = "position" if robot.command_interface == "position" else "effort"
-        self._period_meter = RateMeter(window=int(10 * config.rate_hz))
+        self._period_meter = RateMeter(window=int(config.rate_hz) + 1)  # the second each diagnostics message covers
         self._compute_s: list[float] = []
         self._last_status = ""
         self._last_output = None
@@ -141,6 +141,7 @@ class ControllerNode(Node):
         out = self._last_output
         values = {
             "rate_hz": stats["rate_hz"],
+            "period_p50_ms": 1e3 * stats["period_p50"],
             "period_std_ms": 1e3 * stats["period_std"],
             "period_p99_ms": 1e3 * stats["period_p99"],
             "period_max_ms": 1e3 * stats["period_max"],

@@ -1,0 +1,147 @@
+"""EvalClient: the ROS side of `polyarm eval`; episodes driven through the graph's services and topics."""
+
+from __future__ import annotations
+
+import time
+
+import rclpy
+import yaml
+from diagnostic_msgs.msg import DiagnosticArray
+from geometry_msgs.msg import PoseStamped
+from polyarm_common.qos import COMMAND, STATE
+from rcl_interfaces.msg import Parameter, ParameterType, ParameterValue
+from rcl_interfaces.srv import SetParameters
+from rclpy.node import Node
+from std_msgs.msg import Bool
+from std_srvs.srv import Trigger
+
+from polyarm.ros_eval import Episode, GraphFigures
+
+SERVICES = ("policy/start", "policy/stop", "policy/reset", "controller/hold", "controller/resume", "sim/reset")
+SETTLE_S = 0.2  # after a reset, before the policy starts: the controller re-anchors on the home pose
+
+
+class EvalClient(Node):
+    def __init__(self, namespace: str, figures: GraphFigures):
+        super().__init__("eval", namespace=namespace)
+        self.figures = figures
+        self.triggers = {name: self.create_client(Trigger, name) for name in SERVICES}
+        self.sim_parameters = self.create_client(SetParameters, "sim/set_parameters")
+        self.recording_figures = False
+        self.success_seen = self.pose_seen = False
+        self.listening = False  # only a success reported after policy/start counts
+        self.succeeded = False
+        self.commands, self.last_command = 0, 0.0
+        self.create_subscription(Bool, "sim/success", self._on_success, STATE)
+        self.create_subscription(PoseStamped, "controller/ee_pose", self._on_pose, STATE)
+        self.create_subscription(PoseStamped, "controller/target_pose", self._on_target, COMMAND)
+        self.create_subscription(DiagnosticArray, "/diagnostics", self._on_diagnostics, STATE)
+
+    def _on_success(self, msg: Bool) -> None:
+        self.success_seen = True
+        if self.listening and msg.data:
+            self.succeeded = True
+
+    def _on_pose(self, msg: PoseStamped) -> None:
+        self.pose_seen = True
+
+    def _on_target(self, msg: PoseStamped) -> None:
+        if self.listening:
+            self.commands += 1
+            self.last_command = time.monotonic()
+
+    def _on_diagnostics(self, msg: DiagnosticArray) -> None:
+        if not self.recording_figures:
+            return
+        for status in msg.status:
+            self.figures.add(status.name, {kv.key: kv.value for kv in status.values})
+
+    # ------------------------------------------------------------ calls
+    def call(self, name: str, timeout: float = 5.0) -> str:
+        future = self.triggers[name].call_async(Trigger.Request())
+        rclpy.spin_until_future_complete(self, future, timeout_sec=timeout)
+        if not future.done():
+            raise TimeoutError(f"{name} did not answer within {timeout:g} s")
+        if not future.result().success:
+            raise RuntimeError(f"{name} refused: {future.result().message}")
+        return future.result().message
+
+    def set_seed(self, seed: int, timeout: float = 5.0) -> None:
+        value = ParameterValue(type=ParameterType.PARAMETER_INTEGER, integer_value=seed)
+        future = self.sim_parameters.call_async(SetParameters.Request(parameters=[Parameter(name="seed", value=value)]))
+        rclpy.spin_until_future_complete(self, future, timeout_sec=timeout)
+        if not future.done() or not future.result().results[0].successful:
+            raise RuntimeError(f"the sim refused seed {seed}")
+
+    def wait_ready(self, graph, timeout: float) -> None:
+        """Until every service answers and the sim and controller stream; NodeExited if a node dies."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            graph.check()
+            missing = [n for n, c in self.triggers.items() if not c.service_is_ready()]
+            if not missing and self.sim_parameters.service_is_ready() and self.success_seen and self.pose_seen:
+                return
+            rclpy.spin_once(self, timeout_sec=0.1)
+        raise TimeoutError(f"the graph did not come up within {timeout:g} s (waiting for {missing or 'sim/success and ee_pose'}); see the node logs")
+
+    def spin_for(self, seconds: float, graph) -> None:
+        end = time.monotonic() + seconds
+        while time.monotonic() < end:
+            graph.check()
+            rclpy.spin_once(self, timeout_sec=min(0.02, max(end - time.monotonic(), 0.0)))
+
+    # ---------------------------------------------------------- episodes
+    def episode(self, graph, seed: int, length: int, period: float) -> Episode:
+        self.call("policy/stop")
+        self.call("controller/hold")
+        self.set_seed(seed)
+        self.call("sim/reset")
+        self.call("controller/resume")
+        self.call("policy/reset")
+        self.spin_for(SETTLE_S, graph)
+        self.commands, self.succeeded, self.listening = 0, False, True
+        self.recording_figures = True
+        start = time.monotonic()
+        self.call("policy/start")
+        reason = ""
+        while not self.succeeded:
+            graph.check()
+            rclpy.spin_once(self, timeout_sec=0.01)
+            now = time.monotonic()
+            if self.commands >= length and now - self.last_command >= period:
+                reason = f"not done after {length} commands"
+                break
+            if now - start > (length + 4) * period:
+                reason = f"only {self.commands} of {length} commands in {now - start:.1f} s (see the policy log)"
+                break
+        seconds = time.monotonic() - start
+        self.listening = False
+        self.call("policy/stop")
+        self.recording_figures = False
+        return Episode(seed, self.succeeded, seconds, self.commands, reason)
+
+
+def policy_period(graph) -> float:
+    policy = next(n for n in graph.nodes if n.name == "policy")
+    rate = yaml.safe_load(policy.params_file.read_text())["/**"]["ros__parameters"].get("rate_hz", 2.0)
+    return 1.0 / float(rate)
+
+
+def run_episodes(graph, args, length: int, figures: GraphFigures, episodes: list[Episode]) -> None:
+    """Run args.episodes episodes into `episodes` (kept if a node dies part-way); print a line for each."""
+    rclpy.init()
+    client = EvalClient(args.namespace, figures)
+    try:
+        client.wait_ready(graph, args.startup_timeout)
+        period = policy_period(graph)
+        for i in range(args.episodes):
+            e = client.episode(graph, args.seed + i, length, period)
+            episodes.append(e)
+            done = sum(x.success for x in episodes)
+            print(f"  episode {i + 1:>3}/{args.episodes}  seed {e.seed:<7} {'success' if e.success else 'failure'} "
+                  f"in {e.seconds:4.1f} s, {e.commands} commands  [{done}/{i + 1}]" + (f"  ({e.reason})" if e.reason else ""), flush=True)
+        client.call("policy/stop")
+        client.call("controller/hold")
+    finally:
+        client.destroy_node()
+        rclpy.try_shutdown()

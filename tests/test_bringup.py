@@ -1,0 +1,161 @@
+"""The whole graph as separate processes: the bringup description, `polyarm up`, `polyarm eval` over ROS."""
+
+from __future__ import annotations
+
+import ast
+import json
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+import yaml
+from conftest import REPO, Collector, spin_until
+from polyarm.bringup import Bringup, describe, launch_arguments
+
+STARTUP_S = 60.0
+
+
+def declared_parameters(executable: str) -> set[str]:
+    """The parameters each node declares, read from the node code itself."""
+    if executable == "sim":
+        from sim_bridge.main import PARAMETERS
+    elif executable == "policy":
+        from policy_server.node import PARAMETERS
+    elif executable == "record":
+        from polyarm.recorder import PARAMETERS
+    else:
+        from polyarm_control.config import DEFAULTS, flatten
+
+        return {"robot"} | set(flatten(DEFAULTS["panda"]))
+    return set(PARAMETERS)
+
+
+@pytest.mark.parametrize("bringup", [
+    Bringup(robot="panda", checkpoint=str(REPO / "demo" / "panda_press_button.pt"), task="press_button", record="/tmp/bag"),
+    Bringup(robot="wx250s", sim="none", camera=False, namespace="arm"),
+], ids=["panda-sim-policy-recorder", "wx250s-driver"])
+def test_the_launch_description_names_existing_nodes_and_parameter_files(bringup):
+    nodes = describe(bringup)
+    expected = {"sim", "controller", "policy", "recorder"} if bringup.sim == "mujoco" else {"controller"}
+    assert {n.name for n in nodes} == expected
+    for node in nodes:
+        setup = next(p for p in (REPO / "ros2_ws" / "src" / node.package / "setup.py", REPO / node.package / "setup.py") if p.exists())
+        assert f'"{node.executable} = ' in setup.read_text(), f"{node.package} has no console script {node.executable}"
+        from_file = yaml.safe_load(node.params_file.read_text())["/**"]["ros__parameters"]
+        declared = declared_parameters(node.executable)
+        assert set(from_file) <= declared and set(node.parameters) <= declared, (node.name, set(from_file) | set(node.parameters) - declared)
+        kwargs = launch_arguments(node, bringup.namespace)
+        assert kwargs["parameters"][0] == str(node.params_file) and kwargs["namespace"] == bringup.namespace
+    if bringup.checkpoint:  # the sim camera matches the one the checkpoint's data was recorded with
+        sim = next(n for n in nodes if n.name == "sim")
+        assert (sim.parameters["camera.width"], sim.parameters["camera.height"]) == (160, 120)
+    # the launch file builds its nodes from the same description
+    tree = ast.parse((REPO / "launch" / "polyarm.launch.py").read_text())
+    names = {n.id for n in ast.walk(tree) if isinstance(n, ast.Name)}
+    assert {"describe", "launch_arguments", "Bringup", "generate_launch_description"} <= names | {
+        f.name for f in ast.walk(tree) if isinstance(f, ast.FunctionDef)}
+
+
+def test_an_unknown_robot_or_sim_is_refused():
+    with pytest.raises(ValueError, match="unknown robot 'ur5'"):
+        Bringup(robot="ur5")
+    with pytest.raises(ValueError, match="unknown sim 'gazebo'"):
+        Bringup(sim="gazebo")
+
+
+@pytest.mark.ros
+def test_polyarm_eval_runs_reach_through_every_process_and_leaves_a_readable_bag(reach_bc_run, tmp_path):
+    out = tmp_path / "eval"
+    done = subprocess.run([sys.executable, "-m", "polyarm.cli", "eval", "--robot", "panda", "--task", "reach",
+                           "--checkpoint", str(reach_bc_run / "best.pt"), "--episodes", "3", "--no-camera", "--out", str(out)],
+                          capture_output=True, text=True, timeout=240, cwd=REPO, check=False)
+    assert done.returncode == 0, done.stdout + done.stderr
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["episodes"] == 3 and summary["successes"] == 3, done.stdout
+    assert 1.8 <= summary["policy_rate_hz"] <= 2.2 and 99 <= summary["controller_rate_hz"] <= 101
+    assert summary["controller_period_ms"]["p50"] == pytest.approx(10.0, abs=0.5)
+    assert 0 < summary["observation_to_command_ms"]["mean"] < 300
+    assert "success          3/3 = 100.0%" in done.stdout
+
+    from polyarm.recording import read_messages
+
+    counts: dict[str, int] = {}
+    for topic, _, message in read_messages(out / "bag"):
+        counts[topic] = counts.get(topic, 0) + 1
+        if topic == "/controller/target_pose":
+            assert np.isfinite([message.pose.position.x, message.pose.position.y, message.pose.position.z]).all()
+    commands = sum(e["commands"] for e in summary["per_episode"])
+    assert counts["/controller/target_pose"] >= commands >= 3
+    assert counts["/joint_states"] > 100 and counts["/sim/success"] > 100 and counts["/rosout"] > 0
+    assert "shutting down; the controller holds" in (out / "logs" / "policy.log").read_text()
+
+
+@pytest.mark.ros
+def test_killing_the_policy_mid_episode_leaves_the_controller_holding_and_the_arm_still(reach_bc_run, node, tmp_path):
+    from diagnostic_msgs.msg import DiagnosticArray
+    from geometry_msgs.msg import PoseStamped
+    from polyarm.supervisor import Graph, NodeExited
+    from polyarm_common.qos import COMMAND, STATE
+    from sensor_msgs.msg import JointState
+    from std_srvs.srv import Trigger
+
+    graph = Graph(describe(Bringup(camera=False, checkpoint=str(reach_bc_run / "best.pt"), task="reach", seed=5)),
+                  log_dir=tmp_path / "logs")
+    graph.start()
+    try:
+        targets = Collector(node, PoseStamped, "controller/target_pose", COMMAND)
+        states = Collector(node, JointState, "joint_states", STATE)
+        diagnostics = Collector(node, DiagnosticArray, "/diagnostics", STATE)
+        start = node.create_client(Trigger, "policy/start")
+        spin_until(node, lambda: start.service_is_ready() and states.last is not None, STARTUP_S, "the graph")
+        start.call_async(Trigger.Request())
+        spin_until(node, lambda: len(targets.messages) >= 2, 10.0, "two policy commands")
+        graph.running[[r.node.name for r in graph.running].index("policy")].process.kill()  # mid-reach: SIGKILL, no goodbye
+        with pytest.raises(NodeExited, match="policy .* exited with signal SIGKILL"):
+            spin_until(node, lambda: graph.check() and False, 5.0, "the supervisor to see the dead policy")
+
+        def controller_status():
+            for array in reversed(diagnostics.messages):
+                for status in array.status:
+                    if status.name.startswith("controller"):
+                        return {kv.key: kv.value for kv in status.values}
+            return {}
+
+        # the controller times the missing targets out (target_timeout 2 s) and holds
+        spin_until(node, lambda: controller_status().get("status", "").startswith("hold"), 6.0, "the controller to hold")
+        states.clear()
+        spin_until(node, lambda: len(states.messages) >= 200, 5.0, "1 s of joint_states")
+        positions = np.array([m.position for m in states.messages])
+        velocities = np.array([m.velocity for m in states.messages])
+        assert np.ptp(positions[:, :7], axis=0).max() < 1e-3, "the arm moved after the policy died"
+        assert np.abs(velocities[:, :7]).max() < 0.01
+    finally:
+        codes = graph.stop()
+    assert codes["controller"] in (0, -signal.SIGINT) and codes["sim"] in (0, -signal.SIGINT)
+
+
+@pytest.mark.ros
+def test_polyarm_up_stops_in_order_on_sigterm_and_closes_the_bag(reach_bc_run, tmp_path):
+    bag = tmp_path / "bag"
+    up = subprocess.Popen([sys.executable, "-m", "polyarm.cli", "up", "--no-camera", "--task", "reach",
+                           "--checkpoint", str(reach_bc_run / "best.pt"), "--record", str(bag), "--log-dir", str(tmp_path / "logs")],
+                          stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=REPO)
+    recorder_log = tmp_path / "logs" / "recorder.log"
+    deadline = time.monotonic() + STARTUP_S
+    while time.monotonic() < deadline and "recording to" not in (recorder_log.read_text() if recorder_log.exists() else ""):
+        time.sleep(0.2)
+    time.sleep(3.0)  # a few seconds of traffic
+    up.send_signal(signal.SIGTERM)
+    output, _ = up.communicate(timeout=60)
+    assert up.returncode == 0, output
+    logs = {name: (tmp_path / "logs" / f"{name}.log").read_text() for name in ("policy", "recorder", "controller", "sim")}
+    assert "shutting down; the controller holds" in logs["policy"], logs["policy"]
+    assert "closed" in logs["recorder"]
+    # the recorder was still recording when the policy asked for the hold: the order held
+    from polyarm.recording import read_messages
+
+    topics = {topic for topic, _, _ in read_messages(bag)}
+    assert {"/joint_states", "/controller/ee_pose", "/diagnostics"} <= topics
