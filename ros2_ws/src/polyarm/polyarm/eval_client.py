@@ -12,6 +12,7 @@ from polyarm_common.qos import COMMAND, STATE
 from rcl_interfaces.msg import Parameter, ParameterType, ParameterValue
 from rcl_interfaces.srv import SetParameters
 from rclpy.node import Node
+from rclpy.signals import SignalHandlerOptions
 from std_msgs.msg import Bool
 from std_srvs.srv import Trigger
 
@@ -129,7 +130,7 @@ def policy_period(graph) -> float:
 
 def run_episodes(graph, args, length: int, figures: GraphFigures, episodes: list[Episode]) -> None:
     """Run args.episodes episodes into `episodes` (kept if a node dies part-way); print a line for each."""
-    rclpy.init()
+    rclpy.init(signal_handler_options=SignalHandlerOptions.NO)  # Ctrl-C: KeyboardInterrupt, then the ordered stop
     client = EvalClient(args.namespace, figures)
     try:
         client.wait_ready(graph, args.startup_timeout)
