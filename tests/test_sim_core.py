@@ -157,6 +157,23 @@ def test_reset_returns_home_at_rest():
     assert np.allclose(sim.arm_qpos, home) and np.allclose(sim.data.qvel, 0)
 
 
+@pytest.mark.parametrize("name", ["panda", "xarm7"])
+def test_after_a_reset_with_hold_the_arm_keeps_home_against_stale_commands(name):
+    """A controller still tracking the pre-reset pose must not drag the teleported arm back."""
+    sim = MujocoSim(get_robot(name))
+    home = sim.arm_qpos
+    stale = np.full(sim.robot.dof, 10.0) if sim.robot.command_interface == "effort" else home + 0.3
+    sim.reset(hold=0.3)
+    for _ in range(25):  # 0.25 s of stale commands at 100 Hz
+        sim.command(sim.robot.arm_joints, stale)
+        sim.step(10)
+    assert np.abs(sim.arm_qpos - home).max() < 2e-3
+    for _ in range(20):  # past the hold, commands act again
+        sim.command(sim.robot.arm_joints, stale)
+        sim.step(10)
+    assert np.abs(sim.arm_qpos - home).max() > 0.02
+
+
 def test_physics_rate_below_500_hz_is_refused():
     with pytest.raises(ValueError, match="500 Hz"):
         MujocoSim(get_robot("panda"), physics_rate=200)

@@ -72,9 +72,13 @@ class MujocoSim:
     def timestep(self) -> float:
         return float(self.model.opt.timestep)
 
-    def reset(self, arm_qpos: np.ndarray | None = None, rng: np.random.Generator | None = None) -> None:
+    def reset(self, arm_qpos: np.ndarray | None = None, rng: np.random.Generator | None = None, hold: float = 0.0) -> None:
         """Back to the home pose (or arm_qpos), at rest, holding it, gripper open; the task's
-        objects placed afresh from `rng` (seeded: the same placement for the same seed)."""
+        objects placed afresh from `rng` (seeded: the same placement for the same seed).
+
+        For `hold` s of sim time the arm keeps that pose and arm commands are ignored: a controller
+        still tracking the pose from before the reset (the sim teleports the arm; a real one never
+        jumps) cannot drag it back before it is told to resume from the measured pose."""
         mujoco.mj_resetData(self.model, self.data)
         q = self._home if arm_qpos is None else np.asarray(arm_qpos, dtype=float)
         self.data.qpos[self._arm_qpos] = q
@@ -82,7 +86,8 @@ class MujocoSim:
         self._position_target = q.copy()
         self._effort = np.zeros(self.robot.dof)
         self._effort_time = -np.inf
-        self._hold_q: np.ndarray | None = None  # where a lapsed effort stream stopped the arm
+        self._hold_q: np.ndarray | None = q.copy() if hold > 0 else None  # where the arm is held
+        self._hold_until = hold
         self.data.ctrl[self._gripper_act] = self.gripper_open
         if self.robot.command_interface == "position":
             self.data.ctrl[self._arm_act] = q
@@ -124,6 +129,8 @@ class MujocoSim:
     def command(self, names, values) -> None:
         """Apply a joint command in the robot's own interface (positions in rad or torques in N·m)."""
         values = self._validate(names, values)
+        if self.time < self._hold_until:
+            return  # just reset: holding the home pose
         if self.robot.command_interface == "position":
             self._position_target = values
         else:
@@ -191,6 +198,8 @@ class MujocoSim:
             current = ctrl[self._arm_act]
             max_step = self.limits.velocity * self.timestep
             ctrl[self._arm_act] = current + np.clip(self._position_target - current, -max_step, max_step)
+        elif self.time < self._hold_until:
+            ctrl[self._arm_act] = self._stop_and_hold_torque()
         elif self.time - self._effort_time <= self.effort_timeout:
             ctrl[self._arm_act] = self._effort
             self._hold_q = None

@@ -199,7 +199,7 @@ class SimNode(Node):
                 if task != (self.sim.task.name if self.sim.task else ""):
                     self.sim = self._build_sim(task, seed)
                 else:
-                    self.sim.reset(rng=np.random.default_rng(seed))
+                    self.sim.reset(rng=np.random.default_rng(seed), hold=self.get_parameter("reset_hold").value)
         except TaskError as err:
             response.success, response.message = False, f"reset refused, the sim is unchanged: {err}"
             self.get_logger().error(response.message)
@@ -214,7 +214,7 @@ class SimNode(Node):
         area, density = self.get_parameter("task.area_cm2").value, self.get_parameter("task.density").value
         task_object = make_task(task, robot, area, density) if task else None
         sim = MujocoSim(robot, camera, physics_rate, effort_timeout, task=task_object)
-        sim.reset(rng=np.random.default_rng(seed))
+        sim.reset(rng=np.random.default_rng(seed), hold=self.get_parameter("reset_hold").value)
         return sim
 
     def _publish_diagnostics(self) -> None:

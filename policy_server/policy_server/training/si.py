@@ -65,7 +65,7 @@ class SynapticIntelligence:
 @dataclass
 class CQLSIConfig(CQLConfig):
     bc_steps: int = 5_000  # seed 000: 5k behaviour-cloning steps (per task)
-    si_strength: float = 0.1  # c; 0 trains the tasks in sequence without SI
+    si_strength: float = 1.0  # c (seed 000 §IV-B: 1 in every run); 0 trains the tasks in sequence without SI
     si_damping: float = 1e-3  # ξ
 
 

@@ -19,7 +19,11 @@ from std_srvs.srv import Trigger
 from polyarm.ros_eval import Episode, GraphFigures
 
 SERVICES = ("policy/start", "policy/stop", "policy/reset", "controller/hold", "controller/resume", "sim/reset")
-SETTLE_S = 0.2  # after a reset, before the policy starts: the controller re-anchors on the home pose
+# The sim holds the arm at home for its reset_hold (0.3 s) after sim/reset. Within it, the controller
+# must see the post-reset joint_states before it resumes (else it re-anchors on the old pose and pulls
+# the arm back there), and the policy starts once the hold is over.
+RESUME_AFTER_S = 0.1
+SETTLE_S = 0.3
 
 
 class EvalClient(Node):
@@ -32,7 +36,7 @@ class EvalClient(Node):
         self.success_seen = self.pose_seen = False
         self.listening = False  # only a success reported after policy/start counts
         self.succeeded = False
-        self.commands, self.last_command = 0, 0.0
+        self.command_times: list[float] = []
         self.create_subscription(Bool, "sim/success", self._on_success, STATE)
         self.create_subscription(PoseStamped, "controller/ee_pose", self._on_pose, STATE)
         self.create_subscription(PoseStamped, "controller/target_pose", self._on_target, COMMAND)
@@ -48,8 +52,7 @@ class EvalClient(Node):
 
     def _on_target(self, msg: PoseStamped) -> None:
         if self.listening:
-            self.commands += 1
-            self.last_command = time.monotonic()
+            self.command_times.append(time.monotonic())
 
     def _on_diagnostics(self, msg: DiagnosticArray) -> None:
         if not self.recording_figures:
@@ -97,10 +100,11 @@ class EvalClient(Node):
         self.call("controller/hold")
         self.set_seed(seed)
         self.call("sim/reset")
+        self.spin_for(RESUME_AFTER_S, graph)
         self.call("controller/resume")
         self.call("policy/reset")
         self.spin_for(SETTLE_S, graph)
-        self.commands, self.succeeded, self.listening = 0, False, True
+        self.command_times, self.succeeded, self.listening = [], False, True
         self.recording_figures = True
         start = time.monotonic()
         self.call("policy/start")
@@ -108,18 +112,18 @@ class EvalClient(Node):
         while not self.succeeded:
             graph.check()
             rclpy.spin_once(self, timeout_sec=0.01)
-            now = time.monotonic()
-            if self.commands >= length and now - self.last_command >= period:
+            now, sent = time.monotonic(), self.command_times
+            if len(sent) >= length and now - sent[length - 1] >= period:  # the last command had its period to act
                 reason = f"not done after {length} commands"
                 break
             if now - start > (length + 4) * period:
-                reason = f"only {self.commands} of {length} commands in {now - start:.1f} s (see the policy log)"
+                reason = f"only {len(sent)} of {length} commands in {now - start:.1f} s (see the policy log)"
                 break
         seconds = time.monotonic() - start
         self.listening = False
         self.call("policy/stop")
         self.recording_figures = False
-        return Episode(seed, self.succeeded, seconds, self.commands, reason)
+        return Episode(seed, self.succeeded, seconds, min(len(self.command_times), length), reason)
 
 
 def policy_period(graph) -> float:

@@ -3,8 +3,11 @@
 It starts the bringup graph (sim, controller, policy server, recorder: one process each, exactly
 as `polyarm up` does) and runs seeded episodes through the graph's own interfaces:
 
-    policy/stop -> controller/hold -> sim seed := SEED + i -> sim/reset -> controller/resume
-    -> policy/reset -> policy/start -> sim/success, or the episode's time is up -> policy/stop
+    policy/stop -> controller/hold -> sim seed := SEED + i -> sim/reset -> 0.1 s -> controller/resume
+    -> policy/reset -> 0.3 s -> policy/start -> sim/success, or the episode's time is up -> policy/stop
+
+(The sim holds the arm at home for 0.3 s after a reset; the controller resumes from the measured
+home pose within that time, once it has seen the post-reset joint_states.)
 
 An episode has the Gymnasium env's budget: `episode_length` policy commands, each given one policy
 period to act. Episode i uses seed SEED + i, the same placement `polyarm evaluate --seed SEED` uses,
