@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import os
 import threading
 import time
@@ -61,8 +60,7 @@ def main() -> int:
 
     configure_ros_environment()
     out = Path(args.out)
-    graph_args = SimpleNamespace(namespace="", startup_timeout=60.0, seed=2000,
-                                 episodes=math.ceil(args.minutes * 60 / (episode_length(args.task) * 0.5 + 1.0)))
+    chunk = 10  # episodes between checks of the clock: the run lasts at least --minutes
     from polyarm.supervisor import Graph
 
     graph = Graph(describe(Bringup(robot=args.robot, checkpoint=args.checkpoint, task=args.task, record=str(out / "bag"))),
@@ -73,7 +71,9 @@ def main() -> int:
     episodes, figures = [], GraphFigures()
     started = time.monotonic()
     try:
-        run_episodes(graph, graph_args, episode_length(args.task), figures, episodes)
+        while time.monotonic() - started < args.minutes * 60:
+            chunk_args = SimpleNamespace(namespace="", startup_timeout=60.0, seed=2000 + len(episodes), episodes=chunk)
+            run_episodes(graph, chunk_args, episode_length(args.task), figures, episodes)
     finally:
         sampler.stop_event.set()
         cpu = sampler.percent()
