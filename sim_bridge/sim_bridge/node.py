@@ -197,7 +197,7 @@ class SimNode(Node):
         try:
             with self._lock:
                 if task != (self.sim.task.name if self.sim.task else ""):
-                    self.sim = self._build_sim(task, seed)
+                    self.sim = self._build_sim(task, seed, hold=self.get_parameter("reset_hold").value)
                 else:
                     self.sim.reset(rng=np.random.default_rng(seed), hold=self.get_parameter("reset_hold").value)
         except TaskError as err:
@@ -209,12 +209,12 @@ class SimNode(Node):
         self.get_logger().info(response.message)
         return response
 
-    def _build_sim(self, task: str, seed: int) -> MujocoSim:
+    def _build_sim(self, task: str, seed: int, hold: float = 0.0) -> MujocoSim:
         robot, camera, physics_rate, effort_timeout = self._sim_args
         area, density = self.get_parameter("task.area_cm2").value, self.get_parameter("task.density").value
         task_object = make_task(task, robot, area, density) if task else None
         sim = MujocoSim(robot, camera, physics_rate, effort_timeout, task=task_object)
-        sim.reset(rng=np.random.default_rng(seed), hold=self.get_parameter("reset_hold").value)
+        sim.reset(rng=np.random.default_rng(seed), hold=hold)  # a hold only after sim/reset: nothing to fight at start
         return sim
 
     def _publish_diagnostics(self) -> None:
