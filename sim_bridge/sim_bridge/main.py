@@ -16,8 +16,8 @@ PARAMETERS = {  # name: (default, description)
     "physics_rate": (1000.0, "physics steps per simulated second (>= 500)"),
     "joint_state_rate": (200.0, "joint_states publish rate, Hz of sim time"),
     "effort_timeout": (0.1, "s of sim time after which an effort command lapses to zero torque"),
-    "reset_hold": (0.3, "s of sim time after sim/reset during which the arm holds its home pose and ignores "
-                        "arm commands; call controller/resume within it"),
+    "reset_hold": (0.3, ("s of sim time after sim/reset during which the arm holds its home pose and ignores "
+                         "arm commands; call controller/resume within it")),
     "task": ("", "task to set up (empty: none); takes effect at start and at each sim/reset"),
     "seed": (0, "seed of the task's object placement; takes effect at start and at each sim/reset"),
     "task.area_cm2": (360.0, "object space area, cm²"),
