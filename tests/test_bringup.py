@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ast
 import json
+import os
 import signal
 import subprocess
 import sys
@@ -113,7 +114,7 @@ def test_killing_the_policy_mid_episode_leaves_the_controller_holding_and_the_ar
         spin_until(node, lambda: start.service_is_ready() and states.last is not None, STARTUP_S, "the graph")
         start.call_async(Trigger.Request())
         spin_until(node, lambda: len(targets.messages) >= 2, 10.0, "two policy commands")
-        graph.running[[r.node.name for r in graph.running].index("policy")].process.kill()  # mid-reach: SIGKILL, no goodbye
+        os.kill(graph.pid("policy"), signal.SIGKILL)  # mid-reach: no goodbye
         with pytest.raises(NodeExited, match="policy .* exited with signal SIGKILL"):
             spin_until(node, lambda: graph.check() and False, 5.0, "the supervisor to see the dead policy")
 

@@ -124,7 +124,7 @@ def _grasp_unrecorded(env, policy, info):
     the episode's budget. (observation, info, steps left); 0 steps left if the grasp failed."""
     observation = None
     for step in range(env.episode_length):
-        if policy.phase not in ("start", "approach", "descend", "close", "lift"):
+        if policy.phase not in policy.GRASPING:
             lifted = info["object_position"][2] > 0.05
             return observation, info, (env.episode_length - step) if lifted and observation is not None else 0
         observation, _, _, _, info = env.step(policy(info))

@@ -86,7 +86,7 @@ class MujocoSim:
         self._position_target = q.copy()
         self._effort = np.zeros(self.robot.dof)
         self._effort_time = -np.inf
-        self._hold_q: np.ndarray | None = q.copy() if hold > 0 else None  # where the arm is held
+        self._hold_q: np.ndarray | None = None  # where the arm is held (set at the first hold tick)
         self._hold_until = hold
         self.data.ctrl[self._gripper_act] = self.gripper_open
         if self.robot.command_interface == "position":

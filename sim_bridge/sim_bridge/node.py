@@ -194,12 +194,13 @@ class SimNode(Node):
     def _on_reset(self, request, response):
         """Home pose; the task and seed are this node's `task` and `seed` parameters as they are now."""
         task, seed = self.get_parameter("task").value, self.get_parameter("seed").value
+        hold = self.get_parameter("reset_hold").value
         try:
             with self._lock:
                 if task != (self.sim.task.name if self.sim.task else ""):
-                    self.sim = self._build_sim(task, seed, hold=self.get_parameter("reset_hold").value)
+                    self.sim = self._build_sim(task, seed, hold)
                 else:
-                    self.sim.reset(rng=np.random.default_rng(seed), hold=self.get_parameter("reset_hold").value)
+                    self.sim.reset(rng=np.random.default_rng(seed), hold=hold)
         except TaskError as err:
             response.success, response.message = False, f"reset refused, the sim is unchanged: {err}"
             self.get_logger().error(response.message)

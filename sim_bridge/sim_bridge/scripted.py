@@ -82,6 +82,8 @@ class GraspPolicy(ScriptedPolicy):
     within a randomized distance of it, lift above a randomized height, then hold (Algorithm 1 ends
     with zero actions)."""
 
+    GRASPING = ("start", "approach", "descend", "close", "lift")  # the phases before the object is held
+
     def reset(self):
         super().reset()
         self.close_within = float(np.clip(self.rng.normal(0.015, 0.005), 0.005, 0.03))
@@ -131,7 +133,7 @@ class PickPlacePolicy(GraspPolicy):
         self.carry_height = self.rng.normal(0.12, 0.01)
 
     def plan(self, tcp, obj):
-        if self.phase in ("start", "approach", "descend", "close", "lift"):
+        if self.phase in self.GRASPING:
             move, gripper, _ = super().plan(tcp, obj)
             return move, gripper, False
         drop_point = np.array([*self.drop, self.carry_height])

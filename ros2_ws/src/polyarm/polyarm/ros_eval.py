@@ -24,6 +24,7 @@ import argparse
 import json
 import sys
 import time
+from collections import defaultdict
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -39,12 +40,10 @@ class Episode:
     reason: str = ""
 
 
-DIAGNOSTIC_SOURCES = {  # status name prefix: {diagnostic key: GraphFigures field}
-    "controller": {"period_p50_ms": "controller_period_p50_ms", "period_p99_ms": "controller_period_p99_ms",
-                   "period_max_ms": "controller_period_max_ms", "rate_hz": "controller_rate_hz"},
-    "policy": {"rate_hz": "policy_rate_hz", "observation_to_command_ms": "observation_to_command_ms",
-               "observation_to_command_ms_max": "observation_to_command_ms_max", "inference_ms": "inference_ms"},
-    "sim": {"real_time_factor": "real_time_factor"},
+DIAGNOSTIC_KEYS = {  # status name prefix: the diagnostic values kept from it
+    "controller": ("period_p50_ms", "period_p99_ms", "period_max_ms", "rate_hz"),
+    "policy": ("rate_hz", "observation_to_command_ms", "observation_to_command_ms_max", "inference_ms"),
+    "sim": ("real_time_factor",),
 }
 
 
@@ -52,39 +51,32 @@ DIAGNOSTIC_SOURCES = {  # status name prefix: {diagnostic key: GraphFigures fiel
 class GraphFigures:
     """What the nodes' 1 Hz /diagnostics said during the episodes; each message covers its last second."""
 
-    controller_period_p50_ms: list = field(default_factory=list)
-    controller_period_p99_ms: list = field(default_factory=list)
-    controller_period_max_ms: list = field(default_factory=list)
-    controller_rate_hz: list = field(default_factory=list)
-    policy_rate_hz: list = field(default_factory=list)
-    observation_to_command_ms: list = field(default_factory=list)
-    observation_to_command_ms_max: list = field(default_factory=list)
-    inference_ms: list = field(default_factory=list)
-    real_time_factor: list = field(default_factory=list)
+    samples: dict = field(default_factory=lambda: defaultdict(list))  # (source, key) -> one value a second
 
     def add(self, status_name: str, values: dict[str, str]) -> None:
         source = status_name.split(":")[0]
         if source == "policy" and (values.get("active") != "True" or float(values.get("steps", 0)) == 0):
             return  # a stopped policy's rate says nothing about the achieved rate
-        for key, name in DIAGNOSTIC_SOURCES.get(source, {}).items():
+        for key in DIAGNOSTIC_KEYS.get(source, ()):
             if key in values:
-                getattr(self, name).append(float(values[key]))
+                self.samples[source, key].append(float(values[key]))
 
     def summary(self) -> dict:
-        def stats(values, how):
+        def stats(source, key, how):
+            values = self.samples.get((source, key))
             return float(how(values)) if values else None
 
         return {
-            "controller_period_ms": {"p50": stats(self.controller_period_p50_ms, np.median),
-                                     "p99": stats(self.controller_period_p99_ms, np.mean),
-                                     "max": stats(self.controller_period_max_ms, np.max)},
-            "controller_rate_hz": stats(self.controller_rate_hz, np.mean),
-            "policy_rate_hz": stats(self.policy_rate_hz, np.median),
-            "observation_to_command_ms": {"mean": stats(self.observation_to_command_ms, np.mean),
-                                          "max": stats(self.observation_to_command_ms_max, np.max)},
-            "inference_ms": stats(self.inference_ms, np.mean),
-            "real_time_factor": {"mean": stats(self.real_time_factor, np.mean), "min": stats(self.real_time_factor, np.min)},
-            "seconds_of_diagnostics": len(self.controller_rate_hz),
+            "controller_period_ms": {"p50": stats("controller", "period_p50_ms", np.median),
+                                     "p99": stats("controller", "period_p99_ms", np.mean),
+                                     "max": stats("controller", "period_max_ms", np.max)},
+            "controller_rate_hz": stats("controller", "rate_hz", np.mean),
+            "policy_rate_hz": stats("policy", "rate_hz", np.median),
+            "observation_to_command_ms": {"mean": stats("policy", "observation_to_command_ms", np.mean),
+                                          "max": stats("policy", "observation_to_command_ms_max", np.max)},
+            "inference_ms": stats("policy", "inference_ms", np.mean),
+            "real_time_factor": {"mean": stats("sim", "real_time_factor", np.mean), "min": stats("sim", "real_time_factor", np.min)},
+            "seconds_of_diagnostics": len(self.samples.get(("controller", "rate_hz"), [])),
         }
 
 

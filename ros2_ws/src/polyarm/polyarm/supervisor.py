@@ -18,6 +18,9 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from polyarm_common.processes import start_polyarm
+from polyarm_common.processes import stop as stop_process
+
 from polyarm.bringup import ROBOTS, SIMS, Bringup, NodeLaunch, describe, parameter_file_text
 
 
@@ -42,14 +45,14 @@ class Graph:
         self._params = Path(tempfile.mkdtemp(prefix="polyarm-params-"))
         self.running: list[Running] = []
 
-    def command(self, node: NodeLaunch) -> list[str]:
-        """`polyarm <executable> --ros-args ...`: the node with its file's parameters, then the bringup's."""
+    def arguments(self, node: NodeLaunch) -> list[str]:
+        """`polyarm` arguments of a node: `<executable> --ros-args ...`, with its file's parameters, then the bringup's."""
         overrides = self._params / f"{node.name}.yaml"
         overrides.write_text(parameter_file_text(node.parameters))
         ros_args = ["-r", f"__node:={node.name}", "--params-file", str(node.params_file), "--params-file", str(overrides)]
         if self.namespace:
             ros_args[2:2] = ["-r", f"__ns:=/{self.namespace.strip('/')}"]
-        return [sys.executable, "-m", "polyarm.cli", node.executable, "--ros-args", *ros_args]
+        return [node.executable, "--ros-args", *ros_args]
 
     def start(self) -> None:
         for node in self.nodes:
@@ -57,10 +60,12 @@ class Graph:
             if self.log_dir:
                 self.log_dir.mkdir(parents=True, exist_ok=True)
                 log = self.log_dir / f"{node.name}.log"
-            out = open(log, "w") if log else None  # noqa: SIM115 (the child keeps it)
+            out = open(log, "w") if log else None  # noqa: SIM115 (closed here once the child has its copy)
             # a session of its own: a terminal's Ctrl-C reaches only this supervisor, which stops the nodes in order
-            process = subprocess.Popen(self.command(node), stdout=out, stderr=subprocess.STDOUT if out else None,
-                                       start_new_session=True, preexec_fn=_stop_with_parent)  # noqa: PLW1509 (prctl only)
+            process = start_polyarm(*self.arguments(node), stdout=out, stderr=subprocess.STDOUT if out else None,
+                                    start_new_session=True, preexec_fn=_stop_with_parent)
+            if out:
+                out.close()
             self.running.append(Running(node, process, log))
 
     def check(self) -> None:
@@ -80,15 +85,10 @@ class Graph:
         """SIGINT each node in stop order, waiting for each before the next; SIGKILL after `timeout` s."""
         codes = {}
         for r in sorted(self.running, key=lambda r: r.node.stop_rank):
-            if r.process.poll() is None:
-                r.process.send_signal(signal.SIGINT)
-                try:
-                    r.process.wait(timeout=timeout)
-                except subprocess.TimeoutExpired:
-                    print(f"polyarm up: {r.node.name} did not stop in {timeout:g} s; killing it", file=sys.stderr)
-                    r.process.kill()
-                    r.process.wait()
-            codes[r.node.name] = r.process.returncode
+            running = r.process.poll() is None
+            codes[r.node.name] = stop_process(r.process, timeout)
+            if running and codes[r.node.name] == -signal.SIGKILL:
+                print(f"polyarm up: {r.node.name} did not stop in {timeout:g} s and was killed", file=sys.stderr)
         return codes
 
     def pid(self, name: str) -> int:
@@ -148,7 +148,7 @@ def main(argv: list[str] | None = None) -> int:
     graph = Graph(describe(bringup), bringup.namespace, args.log_dir)
     if args.print:
         for node in graph.nodes:
-            print(f"{node.name}: {' '.join(graph.command(node))}")
+            print(f"{node.name}: polyarm {' '.join(graph.arguments(node))}")
         return 0
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, _interrupt)
