@@ -2,7 +2,8 @@
 same networks and the same batch size, for state-based (MLP 256x256) and 48x48 image (COG's network)
 policies. The peer, d3rlpy 2.8.1, needs its own environment (it pins gymnasium 1.0); give its
 Python with --peer-python and the state-based CQL and PLAS rows get its speed on the same shapes,
-networks and batch size (bench/d3rlpy_peer.py), measured in the same run:
+networks and batch size (bench/d3rlpy_peer.py), measured in the same run. The faster image option
+(one encoder shared by critics and actor, features projected to 50) is timed against COG's network:
 
     python3 -m venv /tmp/d3venv && /tmp/d3venv/bin/pip install d3rlpy==2.8.1 torch==2.13.0
     .venv/bin/python bench/bench_training.py --peer-python /tmp/d3venv/bin/python [--steps 100] [--batch-size 256]
@@ -20,6 +21,8 @@ import torch
 from policy_server.models import Architecture
 from policy_server.training.data import TransitionData
 from policy_server.training.recipes import ALGORITHMS, CONFIGS
+
+FAST_FEATURES = 50  # DrQ's feature width
 
 
 def synthetic(image_size: int, n: int = 4000, state_dim: int = 8) -> TransitionData:
@@ -62,16 +65,26 @@ def main() -> None:
     peer = peer_speeds(args.peer_python, args.steps, args.batch_size) if args.peer_python else {}
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, batch {args.batch_size}, {args.steps} timed steps"
           + (f"; peer d3rlpy {peer['d3rlpy']} (torch {peer['torch']}, {peer['threads']} threads)" if peer else ""))
-    print("| observation | algorithm | polyarm steps/s | ms/step | d3rlpy steps/s | ratio |\n|---|---|---:|---:|---:|---:|")
-    for label, arch in [("state (MLP 256x256)", Architecture(image_size=0, state_dim=11, hidden=(256, 256))),
-                        ("48x48 image", Architecture(image_size=48, state_dim=8, hidden=(256, 256)))]:
+    print("| observation | algorithm | polyarm steps/s | ms/step | peer | peer steps/s | ratio |\n|---|---|---:|---:|---|---:|---:|")
+    image = Architecture(image_size=48, state_dim=8, hidden=(256, 256))
+    rows = [("state (MLP 256x256)", Architecture(image_size=0, state_dim=11, hidden=(256, 256)), ("bc", "cql", "plas")),
+            ("48x48 image", image, ("bc", "cql", "plas")),
+            (f"48x48 image, shared encoder, {FAST_FEATURES}-d features",
+             Architecture(image_size=48, state_dim=8, hidden=(256, 256), feature_dim=FAST_FEATURES, shared_encoder=True), ("cql",))]
+    image_rates = {}
+    for label, arch, algos in rows:
         data = synthetic(arch.image_size, state_dim=arch.state_dim)
-        for algo in ("bc", "cql", "plas"):
+        for algo in algos:
             rate = steps_per_second(algo, arch, data, args.batch_size, args.steps)
-            other = peer.get(algo) if arch.image_size == 0 else None
-            versus = f"{other:.1f} | {rate / other:.2f}" if other else "- | -"
+            if arch == image:
+                image_rates[algo] = rate
+            if arch.image_size == 0 and peer.get(algo):
+                versus = f"d3rlpy | {peer[algo]:.1f} | {rate / peer[algo]:.2f}"
+            elif arch.shared_encoder:  # the faster option against COG's network in the same run
+                versus = f"COG's network | {image_rates[algo]:.1f} | {rate / image_rates[algo]:.2f}"
+            else:
+                versus = "- | - | -"
             print(f"| {label} | {algo} | {rate:.1f} | {1e3 / rate:.1f} | {versus} |")
-
 
 if __name__ == "__main__":
     main()

@@ -139,6 +139,7 @@ def test_killing_the_policy_mid_episode_leaves_the_controller_holding_and_the_ar
     finally:
         codes = graph.stop()
     assert codes["controller"] in (0, -signal.SIGINT) and codes["sim"] in (0, -signal.SIGINT)
+    assert not graph.params_dir.exists(), "the parameter override files outlived the graph"
 
 
 @pytest.mark.ros

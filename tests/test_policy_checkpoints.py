@@ -19,6 +19,7 @@ FAMILIES = {  # name: (algorithm, architecture, tasks)
     "polytask one-hot": ("polytask", Architecture(num_tasks=2, conditioning="onehot"), ["reach", "pick"]),
     "polytask embedding": ("polytask", Architecture(num_tasks=2, conditioning="embedding", state_dim=0), ["reach", "pick"]),
     "bc": ("bc", Architecture(action_dim=7), ["press_button"]),
+    "cql shared encoder, 50-d features": ("cql", Architecture(feature_dim=50, shared_encoder=True), ["press_button"]),
 }
 
 

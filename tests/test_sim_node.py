@@ -233,9 +233,11 @@ def test_sim_publishes_task_ground_truth_and_switches_task_on_reset(node, start_
     p = pose.last.pose.position
     assert np.allclose([p.x, p.y, p.z], placement("press_button", 2), atol=1e-6)
     assert success.last.data is False
+    states = Collector(node, JointState, "joint_states", STATE)
     pose.clear()
     spin_for(node, 0.5)
-    assert pose.rate_hz() >= 100
+    # ground truth goes out with every physics step's joint_states (the rates are bench_sim's)
+    assert len(states.messages) > 20 and len(pose.messages) >= 0.9 * len(states.messages)
 
     params = AsyncParameterClient(node, "sim")
     assert params.wait_for_services(timeout_sec=10)

@@ -65,6 +65,32 @@ def test_a_trained_checkpoint_gives_the_trainers_action_in_the_policy_server(rea
             assert np.abs(served - trainer_action).max() <= 1e-5
 
 
+def test_a_shared_image_encoder_is_trained_by_the_critic_alone():
+    from policy_server.models import Architecture
+    from policy_server.training.cql import CQL, CQLConfig
+    from policy_server.training.data import TransitionData
+
+    g = torch.Generator().manual_seed(0)
+    n = 64
+    data = TransitionData(torch.randint(0, 256, (n + 1, 3, 48, 48), dtype=torch.uint8, generator=g), torch.randn(n + 1, 8, generator=g),
+                          torch.rand(n, 8, generator=g) * 2 - 1, (torch.rand(n, generator=g) > 0.7).float(), torch.zeros(n),
+                          torch.arange(n), torch.arange(1, n + 1), torch.zeros(n, dtype=torch.int64), {})
+    cql = CQL(Architecture(feature_dim=50, shared_encoder=True, hidden=(64, 64)), CQLConfig(negative_samples=4, bc_steps=0))
+    encoder = cql.critic.encoders[0]
+    assert cql.actor.encoder is encoder and len(cql.critic.encoders) == 1
+    assert not {id(p) for p in encoder.parameters()} & {id(p) for g in cql.actor_optimizer.param_groups for p in g["params"]}
+    batch = data.sample(32, augment=True)
+    weights = [p.detach().clone() for p in encoder.parameters()]
+    head = [p.detach().clone() for p in cql.actor.trunk.parameters()]
+    cql.update_actor(batch, step=1)
+    assert all(torch.equal(a, b) for a, b in zip(weights, encoder.parameters(), strict=True)), "the actor trained the encoder"
+    assert not all(torch.equal(a, b) for a, b in zip(head, cql.actor.trunk.parameters(), strict=True))
+    metrics = cql.update_critic(batch)
+    assert np.isfinite(metrics["cql_penalty"])
+    assert not all(torch.equal(a, b) for a, b in zip(weights, encoder.parameters(), strict=True)), "the critic left the encoder"
+    assert cql.critic_target.encoders[0] is not encoder
+
+
 def _last_weights(path):
     return load(path)["state_dicts"]
 

@@ -4,6 +4,11 @@ The image encoder follows COG's simulated-experiment network (Appendix A.2): thr
 of 16 channels (padding 1), max-pooling after the first two, flattened, with the proprio state
 appended after the convolutions, then fully connected layers of 1024, 512 and 256.
 
+A faster option for actor-critic training on images (DrQ/SAC-AE's arrangement): `feature_dim`
+projects the flat convolutional features to a narrow layer-normalised vector before the state and
+the action join, and `shared_encoder` gives both critics and the actor one encoder, trained by the
+critic loss only (the actor's gradient stops at its features).
+
 Every deployable network maps (image float32 B x 3 x S x S in [0, 1], state B x n, task index B) to
 a deterministic action B x A in [-1, 1], so the node, ONNX export and evaluation treat them alike.
 State-based policies (image_size 0) have no convolutions and ignore the image input; their state is
@@ -33,6 +38,8 @@ class Architecture:
     latent_dim: int = 16  # PLAS: 2 x action dimension
     max_latent: float = 2.0  # PLAS: latent actions in [-max, max]
     perturbation: float = 0.0  # PLAS: residual range of the optional perturbation layer (0: none)
+    feature_dim: int = 0  # images: project the conv features to this width (0: COG's flat features)
+    shared_encoder: bool = False  # SAC/CQL: one encoder for both critics and the actor
     extra: dict = field(default_factory=dict)
 
     def __post_init__(self):
@@ -77,8 +84,13 @@ class ImageEncoder(nn.Module):
             nn.Conv2d(c1, c2, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
             nn.Conv2d(c2, c3, 3, padding=1), nn.ReLU(), nn.Flatten(),
         ) if arch.image_size else None
+        if self.convs is not None:  # CPU convolutions and pooling run 2-10x faster channels-last than NCHW
+            self.convs.to(memory_format=torch.channels_last)
+        flat = c3 * (arch.image_size // 4) ** 2 if arch.image_size else 0
+        self.projection = nn.Sequential(nn.Linear(flat, arch.feature_dim), nn.LayerNorm(arch.feature_dim), nn.Tanh()) \
+            if flat and arch.feature_dim else None
         self.state_dim = arch.state_dim
-        self.out_dim = (c3 * (arch.image_size // 4) ** 2 if arch.image_size else 0) + arch.state_dim
+        self.out_dim = (arch.feature_dim if self.projection else flat) + arch.state_dim
         # the state is standardised with the training data's statistics, kept in the checkpoint
         self.register_buffer("state_mean", torch.zeros(arch.state_dim))
         self.register_buffer("state_scale", torch.ones(arch.state_dim))
@@ -88,7 +100,9 @@ class ImageEncoder(nn.Module):
             state = (state - self.state_mean) / self.state_scale
         if self.convs is None:
             return state
-        features = self.convs(image)
+        features = self.convs(image.contiguous(memory_format=torch.channels_last))
+        if self.projection is not None:
+            features = self.projection(features)
         return torch.cat([features, state], dim=1) if self.state_dim else features
 
 
@@ -124,6 +138,7 @@ class TanhGaussianActor(nn.Module):
     def __init__(self, arch: Architecture):
         super().__init__()
         self.encoder = ImageEncoder(arch)
+        self.detach_encoder = False  # training with an encoder shared with (and trained by) the critic
         self.condition = TaskConditioning(arch)
         self.heads = arch.num_tasks if arch.conditioning == "multihead" else 1
         self.action_dim = arch.action_dim
@@ -132,7 +147,10 @@ class TanhGaussianActor(nn.Module):
     def distribution(self, image, state, task) -> tuple[torch.Tensor, torch.Tensor]:
         """Mean and log-std (clamped to [-5, 2]) of the pre-tanh Gaussian of each sample's task head. The floor keeps
         log π finite where the data holds an action dimension constant (a reach never uses the gripper)."""
-        out = self.trunk(self.condition(self.encoder(image, state), task))
+        features = self.encoder(image, state)
+        if self.detach_encoder:
+            features = features.detach()
+        out = self.trunk(self.condition(features, task))
         out = out.view(-1, self.heads, 2 * self.action_dim)
         head = task if self.heads > 1 else torch.zeros_like(task)
         out = out[torch.arange(out.shape[0]), head]
@@ -143,23 +161,37 @@ class TanhGaussianActor(nn.Module):
         mean, _ = self.distribution(image, state, task)
         return torch.tanh(mean)
 
+    def share_encoder(self, encoder: ImageEncoder) -> None:
+        """Use the critic's encoder, without training it (shared_encoder)."""
+        self.encoder, self.detach_encoder = encoder, True
+
+    def own_parameters(self) -> list[nn.Parameter]:
+        """What the actor's optimiser trains: all but a shared encoder."""
+        return [p for name, p in self.named_parameters() if not (self.detach_encoder and name.startswith("encoder."))]
+
 
 class TwinQ(nn.Module):
-    """Two Q-functions; the action joins after the convolutions (COG)."""
+    """Two Q-functions; the action joins after the convolutions (COG), each critic with its own
+    encoder, or one encoder for both (shared_encoder)."""
 
     def __init__(self, arch: Architecture):
         super().__init__()
-        self.encoders = nn.ModuleList([ImageEncoder(arch), ImageEncoder(arch)])
+        self.encoders = nn.ModuleList([ImageEncoder(arch) for _ in range(1 if arch.shared_encoder else 2)])
         self.condition = TaskConditioning(arch)
         width = self.encoders[0].out_dim + self.condition.out_dim + arch.action_dim
         self.q = nn.ModuleList([mlp([width, *arch.hidden], 1), mlp([width, *arch.hidden], 1)])
 
     def features(self, image, state, task) -> list[torch.Tensor]:
         """Each critic's encoded observation: computed once and reused for many actions (CQL)."""
-        return [self.condition(enc(image, state), task) for enc in self.encoders]
+        features = [self.condition(enc(image, state), task) for enc in self.encoders]
+        return features if len(features) == 2 else features * 2  # a shared encoder serves both critics
 
     def values(self, features: list[torch.Tensor], action: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         return tuple(q(torch.cat([f, action], dim=1)).squeeze(1) for f, q in zip(features, self.q, strict=True))
+
+    def first(self, features: list[torch.Tensor], action: torch.Tensor) -> torch.Tensor:
+        """Q1 alone (TD3's and PLAS's actor objective)."""
+        return self.q[0](torch.cat([features[0], action], dim=1)).squeeze(1)
 
     def forward(self, image, state, task, action):
         return self.values(self.features(image, state, task), action)

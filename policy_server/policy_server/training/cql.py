@@ -45,12 +45,12 @@ class CQL(SAC):
         super().__init__(arch, config)
         self.bc_until = config.bc_steps  # SAC-CQL-SI moves this to each task's start
 
-    def critic_regularizer(self, batch, features, q1, q2):
+    def critic_regularizer(self, batch, features, q1, q2, next_distribution):
         n, size = self.config.negative_samples, len(batch.action)
         with torch.no_grad():
             random = torch.empty(size * n, self.arch.action_dim).uniform_(-1.0, 1.0)
-            policy, log_prob = self._samples(batch.image, batch.state, batch.task, n)
-            next_policy, next_log_prob = self._samples(batch.next_image, batch.next_state, batch.task, n)
+            policy, log_prob = self._samples(self.actor.distribution(batch.image, batch.state, batch.task), n)
+            next_policy, next_log_prob = self._samples(next_distribution, n)
         repeated = [f.repeat_interleave(n, 0) for f in features]  # Q(s, ·) for every sample, one encoder pass
         q_random, q_policy, q_next = (self.critic.values(repeated, a) for a in (random, policy, next_policy))
         penalties = [cql_penalty(q_data, q_random[i].view(size, n), q_policy[i].view(size, n), q_next[i].view(size, n),
@@ -59,8 +59,9 @@ class CQL(SAC):
         penalty = penalties[0] + penalties[1]
         return self.config.cql_alpha * penalty, {"cql_penalty": penalty.item() / 2}
 
-    def _samples(self, image, state, task, n):
-        mean, log_std = self.actor.distribution(image, state, task)
+    @staticmethod
+    def _samples(distribution, n):
+        mean, log_std = distribution
         return squashed_sample(mean.repeat_interleave(n, 0), log_std.repeat_interleave(n, 0))
 
     def actor_objective(self, batch, step, mean, log_std, action, log_prob):

@@ -23,7 +23,7 @@ from torch import nn
 
 from policy_server.models import PLASPolicy, TwinQ
 from policy_server.training.data import Batch
-from policy_server.training.sac import soft_update
+from policy_server.training.sac import frozen, soft_update
 
 
 @dataclass
@@ -104,8 +104,8 @@ class PLAS:
 
     def update_actor(self, batch: Batch) -> dict[str, float]:
         action = self.policy(batch.image, batch.state, batch.task)
-        q1, _ = self.critic(batch.image, batch.state, batch.task, action)
-        loss = -q1.mean()
+        with frozen(self.critic):
+            loss = -self.critic.first(self.critic.features(batch.image, batch.state, batch.task), action).mean()
         self.actor_optimizer.zero_grad(set_to_none=True)
         loss.backward()
         self.actor_optimizer.step()

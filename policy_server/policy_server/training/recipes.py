@@ -66,7 +66,8 @@ def architecture(args, image_size: int, state_keys: list[str], action_dim: int, 
     state_dim = 8 + (3 if "object_position" in state_keys else 0)
     return Architecture(image_size=image_size, hidden=hidden, state_dim=state_dim, action_dim=action_dim,
                         num_tasks=tasks, conditioning=conditioning if tasks > 1 or conditioning == "multihead" else "none",
-                        latent_dim=2 * action_dim, max_latent=args.max_latent, perturbation=args.perturbation)
+                        latent_dim=2 * action_dim, max_latent=args.max_latent, perturbation=args.perturbation,
+                        feature_dim=args.feature_dim, shared_encoder=args.shared_encoder)
 
 
 def neutral_quaternion(robot: str) -> tuple:

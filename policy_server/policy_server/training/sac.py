@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import copy
 import math
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import torch
@@ -72,10 +73,23 @@ def temperature_loss(log_alpha: torch.Tensor, log_prob: torch.Tensor, target_ent
     return -(log_alpha * (log_prob + target_entropy).detach()).mean()
 
 
+@contextmanager
+def frozen(module: nn.Module):
+    """No parameter gradients for `module` inside: an actor's loss differentiates Q with respect to the action only."""
+    flags = [p.requires_grad for p in module.parameters()]
+    module.requires_grad_(False)
+    try:
+        yield module
+    finally:
+        for p, flag in zip(module.parameters(), flags, strict=True):
+            p.requires_grad_(flag)
+
+
 def soft_update(target: nn.Module, source: nn.Module, tau: float) -> None:
+    """Polyak averaging θ̄ ← θ̄ + τ (θ - θ̄) of the parameters still being trained (a frozen part is already equal)."""
+    pairs = [(t, s) for t, s in zip(target.parameters(), source.parameters(), strict=True) if s.requires_grad]
     with torch.no_grad():
-        for t, s in zip(target.parameters(), source.parameters(), strict=True):
-            t.lerp_(s, tau)
+        torch._foreach_lerp_([t for t, _ in pairs], [s for _, s in pairs], tau)  # one fused call, not one per tensor
 
 
 # ------------------------------------------------------------------ the algorithm
@@ -86,10 +100,12 @@ class SAC:
         self.arch, self.config = arch, config
         self.actor = TanhGaussianActor(arch)
         self.critic = TwinQ(arch)
+        if arch.shared_encoder:
+            self.actor.share_encoder(self.critic.encoders[0])
         self.critic_target = copy.deepcopy(self.critic).requires_grad_(False)
         self.log_alpha = torch.zeros((), requires_grad=True)
         self.target_entropy = -float(arch.action_dim)
-        self.actor_optimizer = torch.optim.Adam(self.actor.parameters(), lr=config.actor_lr)
+        self.actor_optimizer = torch.optim.Adam(self.actor.own_parameters(), lr=config.actor_lr)
         self.critic_optimizer = torch.optim.Adam(self.critic.parameters(), lr=config.critic_lr)
         self.alpha_optimizer = torch.optim.Adam([self.log_alpha], lr=config.alpha_lr)
 
@@ -107,18 +123,19 @@ class SAC:
         features = self.critic.features(batch.image, batch.state, batch.task)
         q1, q2 = self.critic.values(features, batch.action)
         with torch.no_grad():
-            next_action, next_log_prob = squashed_sample(*self.actor.distribution(batch.next_image, batch.next_state, batch.task))
+            next_distribution = self.actor.distribution(batch.next_image, batch.next_state, batch.task)
+            next_action, next_log_prob = squashed_sample(*next_distribution)
             next_q1, next_q2 = self.critic_target(batch.next_image, batch.next_state, batch.task, next_action)
             target = soft_q_target(batch.reward, batch.done, next_q1, next_q2, next_log_prob, self.alpha,
                                    self.config.discount, self.config.entropy_backup)
         bellman = critic_loss(q1, target) + critic_loss(q2, target)
-        extra, metrics = self.critic_regularizer(batch, features, q1, q2)
+        extra, metrics = self.critic_regularizer(batch, features, q1, q2, next_distribution)
         self.critic_optimizer.zero_grad(set_to_none=True)
         (bellman + extra).backward()
         self.critic_optimizer.step()
         return {"critic_loss": bellman.item(), "q": q1.mean().item(), "q_target": target.mean().item(), **metrics}
 
-    def critic_regularizer(self, batch, features, q1, q2) -> tuple[torch.Tensor, dict]:
+    def critic_regularizer(self, batch, features, q1, q2, next_distribution) -> tuple[torch.Tensor, dict]:
         return torch.zeros(()), {}  # CQL adds eq. 6's penalty here
 
     def update_actor(self, batch: Batch, step: int) -> dict[str, float]:
@@ -135,7 +152,8 @@ class SAC:
         return {"actor_loss": loss.item(), "alpha": self.alpha.item(), "entropy": (-log_prob.mean()).item(), **metrics}
 
     def actor_objective(self, batch, step, mean, log_std, action, log_prob) -> torch.Tensor:
-        q1, q2 = self.critic(batch.image, batch.state, batch.task, action)
+        with frozen(self.critic):
+            q1, q2 = self.critic(batch.image, batch.state, batch.task, action)
         return actor_loss(log_prob, q1, q2, self.alpha)
 
     def actor_step(self) -> dict[str, float]:

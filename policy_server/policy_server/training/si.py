@@ -77,7 +77,7 @@ class CQLSI(CQL):
 
     def __init__(self, arch, config: CQLSIConfig):
         super().__init__(arch, config)
-        self.si = SynapticIntelligence(self.actor.parameters(), config.si_strength, config.si_damping)
+        self.si = SynapticIntelligence(self.actor.own_parameters(), config.si_strength, config.si_damping)
         self.tasks_done = 0
 
     def begin_task(self, task: int, step: int) -> None:

@@ -35,6 +35,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--steps", type=int, default=50_000, help="gradient steps (per task for cql-si and polytask experts)")
     p.add_argument("--observation", choices=["image", "state"], help="default: image if the dataset has images")
     p.add_argument("--hidden", help="hidden layer sizes, e.g. 256,256 (default: COG's 1024,512,256 for images, 256,256 for state)")
+    p.add_argument("--feature-dim", type=int, default=0,
+                   help="images: project the conv features to this width before the state and action join (0: COG's)")
+    p.add_argument("--shared-encoder", action="store_true",
+                   help="sac/cql/cql-si/cog: one image encoder for both critics and the actor, trained by the critic")
     p.add_argument("--conditioning", choices=["onehot", "embedding"], default="onehot", help="polytask's task input")
     p.add_argument("--perturbation", type=float, default=0.0, help="plas: range of the optional perturbation layer (0: none)")
     p.add_argument("--max-latent", type=float, default=2.0, help="plas: latent actions in [-max, max]")
@@ -80,6 +84,8 @@ def train(args) -> dict:
 
     if args.out.exists() and any(args.out.iterdir()) and not args.resume:
         raise FileExistsError(f"{args.out} already holds a run; pass --resume to continue it, or choose another --out")
+    if args.shared_encoder and args.algo not in ("sac", "cql", "cql-si", "cog"):
+        raise ValueError(f"--shared-encoder is for the actor-critic algorithms (sac, cql, cql-si, cog), not {args.algo}")
     if args.algo == "polytask" and args.lifelong_from:
         return recipes.lifelong(args)
     if not args.dataset:

@@ -10,6 +10,7 @@ stopped the same way.
 from __future__ import annotations
 
 import argparse
+import shutil
 import signal
 import subprocess
 import sys
@@ -42,12 +43,13 @@ class Graph:
     def __init__(self, nodes: list[NodeLaunch], namespace: str = "", log_dir: Path | None = None):
         self.nodes, self.namespace = nodes, namespace
         self.log_dir = Path(log_dir) if log_dir else None
-        self._params = Path(tempfile.mkdtemp(prefix="polyarm-params-"))
+        self.params_dir = Path(tempfile.mkdtemp(prefix="polyarm-params-"))
         self.running: list[Running] = []
 
     def arguments(self, node: NodeLaunch) -> list[str]:
         """`polyarm` arguments of a node: `<executable> --ros-args ...`, with its file's parameters, then the bringup's."""
-        overrides = self._params / f"{node.name}.yaml"
+        self.params_dir.mkdir(exist_ok=True)
+        overrides = self.params_dir / f"{node.name}.yaml"
         overrides.write_text(parameter_file_text(node.parameters))
         ros_args = ["-r", f"__node:={node.name}", "--params-file", str(node.params_file), "--params-file", str(overrides)]
         if self.namespace:
@@ -89,6 +91,7 @@ class Graph:
             codes[r.node.name] = stop_process(r.process, timeout)
             if running and codes[r.node.name] == -signal.SIGKILL:
                 print(f"polyarm up: {r.node.name} did not stop in {timeout:g} s and was killed", file=sys.stderr)
+        shutil.rmtree(self.params_dir, ignore_errors=True)  # the nodes read their parameter overrides at start
         return codes
 
     def pid(self, name: str) -> int:
