@@ -34,6 +34,17 @@ def test_bc_learns_reach_from_scripted_state_data(reach_bc_run):
     assert list((reach_bc_run / "tensorboard").glob("events.out.tfevents.*"))
 
 
+def test_compare_plots_several_runs_and_names_a_run_without_evaluations(reach_bc_run, tmp_path, capsys):
+    from policy_server.training.plots import compare_main
+
+    out = tmp_path / "img" / "compare.png"
+    assert compare_main(["--run", f"BC={reach_bc_run}", "--run", f"again={reach_bc_run}", "--out", str(out)]) == 0
+    assert out.stat().st_size > 10_000
+    (tmp_path / "empty").mkdir()
+    assert compare_main(["--run", f"none={tmp_path / 'empty'}", "--out", str(out)]) == 2
+    assert "has no eval.csv" in capsys.readouterr().err
+
+
 @pytest.mark.parametrize("algo", sorted(LEARNING))
 def test_offline_rl_learns_reach_from_scripted_state_data(algo, reach_state_dataset, tmp_path):
     out = tmp_path / algo

@@ -13,6 +13,7 @@ COMMANDS = {
     "dataset": ("sim_bridge.collect:dataset_main", "inspect a dataset ('polyarm dataset info PATH')"),
     "policy": ("policy_server.main:main", "run a policy checkpoint at 2 Hz over the controller"),
     "train": ("policy_server.training.train:main", "train a policy offline from datasets (bc, sac, cql, cql-si, plas, polytask, cog)"),
+    "compare": ("policy_server.training.plots:compare_main", "plot several training runs' success curves on one figure"),
     "evaluate": ("policy_server.evaluate:main", "success rate of a checkpoint on a sim task, with a confidence interval"),
     "export": ("policy_server.runtime:export_main", "export a policy checkpoint to ONNX ('polyarm export CKPT --onnx')"),
     "up": ("polyarm.supervisor:main", "start the whole graph (sim, controller, policy, recorder), one process per node"),
