@@ -86,5 +86,6 @@ def main() -> None:
                 versus = "- | - | -"
             print(f"| {label} | {algo} | {rate:.1f} | {1e3 / rate:.1f} | {versus} |")
 
+
 if __name__ == "__main__":
     main()
