@@ -229,12 +229,13 @@ def test_sim_publishes_task_ground_truth_and_switches_task_on_reset(node, start_
     pose = Collector(node, PoseStamped, "sim/object_pose", STATE)
     success = Collector(node, Bool, "sim/success", STATE)
     images = Collector(node, Image, "camera/color/image_raw", SENSOR)
-    spin_until(node, lambda: pose.messages and success.messages and images.messages, 15, "ground truth and images")
+    states = Collector(node, JointState, "joint_states", STATE)
+    spin_until(node, lambda: pose.messages and success.messages and images.messages and states.messages, 15, "ground truth and images")
     p = pose.last.pose.position
     assert np.allclose([p.x, p.y, p.z], placement("press_button", 2), atol=1e-6)
     assert success.last.data is False
-    states = Collector(node, JointState, "joint_states", STATE)
     pose.clear()
+    states.clear()
     spin_for(node, 0.5)
     # ground truth goes out with every physics step's joint_states (the rates are bench_sim's)
     assert len(states.messages) > 20 and len(pose.messages) >= 0.9 * len(states.messages)
@@ -252,7 +253,8 @@ def test_sim_publishes_task_ground_truth_and_switches_task_on_reset(node, start_
     spin_for(node, 0.5)
     p = pose.last.pose.position
     assert np.allclose([p.x, p.y, p.z], placement("pick", 5), atol=2e-3)  # the block settles on the table
-    assert len(images.messages) >= 2, "the camera renders the new scene"
+    # the camera thread builds a renderer for the new task's scene first (0.5 s or more on a slow machine)
+    spin_until(node, lambda: len(images.messages) >= 2, 5, "the camera to render the new scene")
 
     future = params.set_parameters([Parameter("task", value="juggle")])
     spin_until(node, future.done, 5, "set_parameters")
