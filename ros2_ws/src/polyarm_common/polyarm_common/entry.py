@@ -43,6 +43,10 @@ def run_node(prog: str, ros_args: list[str], make_node: Callable, spin: Callable
         return (spin or rclpy.spin)(node) or 0
     except (KeyboardInterrupt, ExternalShutdownException):
         return 0
+    except RuntimeError:
+        if _interrupted:  # the interrupt landed inside an rclpy call, which reports it as a RuntimeError
+            return 0
+        raise
     except ValueError as err:
         print(f"polyarm {prog}: {err}", file=sys.stderr)
         return 2
@@ -53,5 +57,10 @@ def run_node(prog: str, ros_args: list[str], make_node: Callable, spin: Callable
         rclpy.try_shutdown()
 
 
+_interrupted = False
+
+
 def _interrupt(signum, frame):
+    global _interrupted
+    _interrupted = True
     raise KeyboardInterrupt
