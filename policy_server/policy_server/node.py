@@ -268,7 +268,7 @@ class PolicyNode(Node):
         """On shutdown: no more targets, then ask the controller to hold where the arm is."""
         self.active = False
         self._worker.shutdown(wait=True, cancel_futures=True)
-        if not self._hold_client.wait_for_service(timeout_sec=0.5):
+        if not self._hold_client.wait_for_service(timeout_sec=2.0):  # discovery can lag on a loaded machine
             self.get_logger().warn("shutting down; controller/hold is not available: the controller keeps its last target")
             return
         future = self._hold_client.call_async(Trigger.Request())
