@@ -189,9 +189,10 @@ class TwinQ(nn.Module):
     def values(self, features: list[torch.Tensor], action: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         return tuple(q(torch.cat([f, action], dim=1)).squeeze(1) for f, q in zip(features, self.q, strict=True))
 
-    def first(self, features: list[torch.Tensor], action: torch.Tensor) -> torch.Tensor:
-        """Q1 alone (TD3's and PLAS's actor objective)."""
-        return self.q[0](torch.cat([features[0], action], dim=1)).squeeze(1)
+    def first(self, image, state, task, action) -> torch.Tensor:
+        """Q1 alone (TD3's and PLAS's actor objective): only the first critic's encoder runs."""
+        features = self.condition(self.encoders[0](image, state), task)
+        return self.q[0](torch.cat([features, action], dim=1)).squeeze(1)
 
     def forward(self, image, state, task, action):
         return self.values(self.features(image, state, task), action)

@@ -105,7 +105,7 @@ class PLAS:
     def update_actor(self, batch: Batch) -> dict[str, float]:
         action = self.policy(batch.image, batch.state, batch.task)
         with frozen(self.critic):
-            loss = -self.critic.first(self.critic.features(batch.image, batch.state, batch.task), action).mean()
+            loss = -self.critic.first(batch.image, batch.state, batch.task, action).mean()
         self.actor_optimizer.zero_grad(set_to_none=True)
         loss.backward()
         self.actor_optimizer.step()
