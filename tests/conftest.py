@@ -18,7 +18,7 @@ os.environ["ROS_DOMAIN_ID"] = str(random.SystemRandom().randint(1, 200))
 os.environ["ROS_AUTOMATIC_DISCOVERY_RANGE"] = "LOCALHOST"
 os.environ.pop("ROS_STATIC_PEERS", None)
 
-from polyarm_common.graph import Collector, spin_for, spin_until  # noqa: F401 - re-exported for tests
+from polyarm_common.graph import Collector, call_service, set_parameters, spin_for, spin_until  # noqa: F401 - re-exported for tests
 from polyarm_common.processes import start_polyarm, stop
 from polyarm_common.ros_env import configure_ros_environment
 from sim_bridge.rendering import configure_gl_backend

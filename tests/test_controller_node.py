@@ -6,7 +6,7 @@ import math
 
 import numpy as np
 import pytest
-from conftest import Collector, spin_for, spin_until
+from conftest import Collector, call_service, set_parameters, spin_for, spin_until
 from diagnostic_msgs.msg import DiagnosticArray
 from geometry_msgs.msg import PoseStamped, WrenchStamped
 from polyarm_common import conversions as conv
@@ -15,8 +15,8 @@ from polyarm_control.dynamics import RobotDynamics
 from polyarm_control.osc import task_space_inertia
 from polyarm_control.rotations import angle_between, from_rotation_vector, matrix_to_quat, quat_to_matrix
 from polyarm_description import ROBOTS, get_robot, joint_limits, load_model
+from rcl_interfaces.srv import SetParameters
 from rclpy.parameter import Parameter
-from rclpy.parameter_client import AsyncParameterClient
 from sensor_msgs.msg import JointState
 from std_srvs.srv import Trigger
 
@@ -55,9 +55,8 @@ class Arm:
     def call(self, service: str) -> None:
         client = self.node.create_client(Trigger, service)
         assert client.wait_for_service(timeout_sec=10), service
-        future = client.call_async(Trigger.Request())
-        spin_until(self.node, future.done, 5, service)
-        assert future.result().success
+        response = call_service(self.node, client, Trigger.Request(), 10)
+        assert response is not None and response.success, service
 
     def assert_every_command_was_safe(self) -> None:
         """No published command ever held NaN or went beyond a limit."""
@@ -118,11 +117,10 @@ def test_step_response_converges_without_overshoot(node, arm_graph, robot):
 
 
 def set_gains(node, **gains) -> None:
-    client = AsyncParameterClient(node, "controller")
-    assert client.wait_for_services(timeout_sec=10)
-    future = client.set_parameters([Parameter(f"gains.{k}", value=v) for k, v in gains.items()])
-    spin_until(node, future.done, 5, "set_parameters")
-    assert all(r.successful for r in future.result().results), future.result()
+    client = node.create_client(SetParameters, "controller/set_parameters")
+    assert client.wait_for_service(timeout_sec=10)
+    results = set_parameters(node, client, [Parameter(f"gains.{k}", value=v) for k, v in gains.items()], 10)
+    assert results and all(r.successful for r in results), results
 
 
 def push(node, force) -> None:
@@ -254,11 +252,9 @@ def test_hold_service_keeps_the_pose_and_ignores_targets(node, arm_graph):
 
 def test_unknown_gain_values_are_refused_at_run_time(node, arm_graph):
     arm_graph("wx250s")
-    client = AsyncParameterClient(node, "controller")
-    assert client.wait_for_services(timeout_sec=10)
-    future = client.set_parameters([Parameter("gains.mode", value="pid")])
-    spin_until(node, future.done, 5, "set_parameters")
-    result = future.result().results[0]
+    client = node.create_client(SetParameters, "controller/set_parameters")
+    assert client.wait_for_service(timeout_sec=10)
+    result = set_parameters(node, client, [Parameter("gains.mode", value="pid")], 10)[0]
     assert not result.successful and "valid modes" in result.reason
 
 

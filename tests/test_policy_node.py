@@ -8,7 +8,7 @@ import sys
 import numpy as np
 import pytest
 import torch
-from conftest import Collector, spin_for, spin_until
+from conftest import Collector, set_parameters, spin_for, spin_until
 from geometry_msgs.msg import PoseStamped
 from policy_server.checkpoint import load, new_checkpoint, save
 from policy_server.models import Architecture
@@ -18,8 +18,8 @@ from polyarm_common import conversions as conv
 from polyarm_common.qos import COMMAND, SENSOR, STATE
 from polyarm_control.config import default_config
 from polyarm_control.rotations import matrix_to_quat, quat_to_matrix
+from rcl_interfaces.srv import SetParameters
 from rclpy.parameter import Parameter
-from rclpy.parameter_client import AsyncParameterClient
 from sensor_msgs.msg import Image, JointState
 from std_msgs.msg import Float64
 from std_srvs.srv import Trigger
@@ -138,15 +138,13 @@ def test_a_corrupt_or_mismatched_checkpoint_is_refused_and_the_old_model_keeps_r
     heard = targets(node)
     start_policy(start_node, checkpoints / "bc.pt")
     spin_until(node, lambda: len(heard.messages) >= 2, 60, "targets")
-    client = AsyncParameterClient(node, "policy")
-    assert client.wait_for_services(timeout_sec=10)
+    client = node.create_client(SetParameters, "policy/set_parameters")
+    assert client.wait_for_service(timeout_sec=10)
     mismatched = new_checkpoint("cql", Architecture(num_tasks=2, conditioning="multihead"), ["a", "b"])
     save(mismatched, tmp_path / "two_tasks.pt")
     for path, reason in ((checkpoints / "corrupt.pt", "not a readable polyarm checkpoint"),
                          (tmp_path / "two_tasks.pt", "has 2 tasks; choose one")):
-        future = client.set_parameters([Parameter("checkpoint", value=str(path))])
-        spin_until(node, future.done, 30, "set_parameters")
-        result = future.result().results[0]
+        result = set_parameters(node, client, [Parameter("checkpoint", value=str(path))], 30)[0]
         assert not result.successful and reason in result.reason
     count = len(heard.messages)
     spin_until(node, lambda: len(heard.messages) >= count + 2, 5, "targets from the old model")

@@ -8,7 +8,7 @@ import sys
 
 import numpy as np
 import pytest
-from conftest import Collector, spin_for, spin_until
+from conftest import Collector, call_service, set_parameters, spin_for, spin_until
 from diagnostic_msgs.msg import DiagnosticArray
 from polyarm_common.conversions import image_to_array
 from polyarm_common.qos import COMMAND, SENSOR, STATE
@@ -174,9 +174,8 @@ def test_gripper_closes_opens_and_reset_returns_home(node, start_sim):
     spin_until(node, lambda: np.abs(arm_positions(states.last, robot.arm_joints) - home).max() > 0.1, 3, "motion")
     client = node.create_client(Trigger, "sim/reset")
     assert client.wait_for_service(timeout_sec=10)
-    future = client.call_async(Trigger.Request())
-    spin_until(node, future.done, 5, "sim/reset")
-    assert future.result().success
+    response = call_service(node, client, Trigger.Request(), 10)
+    assert response is not None and response.success
     spin_for(node, 0.2)
     assert np.abs(arm_positions(states.last, robot.arm_joints) - home).max() < 0.02
 
@@ -213,8 +212,8 @@ def test_unknown_robot_or_option_exits_with_the_valid_choices(args, expected):
 def test_sim_publishes_task_ground_truth_and_switches_task_on_reset(node, start_sim):
     from geometry_msgs.msg import PoseStamped
     from polyarm_description import get_robot as robot_spec
+    from rcl_interfaces.srv import SetParameters
     from rclpy.parameter import Parameter
-    from rclpy.parameter_client import AsyncParameterClient
     from sim_bridge.mujoco_sim import MujocoSim
     from sim_bridge.tasks import make_task
     from std_msgs.msg import Bool
@@ -240,15 +239,14 @@ def test_sim_publishes_task_ground_truth_and_switches_task_on_reset(node, start_
     # ground truth goes out with every physics step's joint_states (the rates are bench_sim's)
     assert len(states.messages) > 20 and len(pose.messages) >= 0.9 * len(states.messages)
 
-    params = AsyncParameterClient(node, "sim")
-    assert params.wait_for_services(timeout_sec=10)
-    future = params.set_parameters([Parameter("task", value="pick"), Parameter("seed", value=5)])
-    spin_until(node, future.done, 5, "set_parameters")
+    params = node.create_client(SetParameters, "sim/set_parameters")
+    assert params.wait_for_service(timeout_sec=10)
+    results = set_parameters(node, params, [Parameter("task", value="pick"), Parameter("seed", value=5)], 10)
+    assert results and all(r.successful for r in results)
     reset = node.create_client(Trigger, "sim/reset")
     assert reset.wait_for_service(timeout_sec=10)
-    call = reset.call_async(Trigger.Request())
-    spin_until(node, call.done, 10, "sim/reset")
-    assert call.result().success and "task pick, seed 5" in call.result().message
+    call = call_service(node, reset, Trigger.Request(), 10)
+    assert call is not None and call.success and "task pick, seed 5" in call.message
     images.clear()
     spin_for(node, 0.5)
     p = pose.last.pose.position
@@ -256,8 +254,7 @@ def test_sim_publishes_task_ground_truth_and_switches_task_on_reset(node, start_
     # the camera thread builds a renderer for the new task's scene first (0.5 s or more on a slow machine)
     spin_until(node, lambda: len(images.messages) >= 2, 5, "the camera to render the new scene")
 
-    future = params.set_parameters([Parameter("task", value="juggle")])
-    spin_until(node, future.done, 5, "set_parameters")
-    call = reset.call_async(Trigger.Request())
-    spin_until(node, call.done, 10, "sim/reset")
-    assert not call.result().success and "valid tasks" in call.result().message
+    results = set_parameters(node, params, [Parameter("task", value="juggle")], 10)
+    assert results and results[0].successful  # the sim checks the task when it resets
+    call = call_service(node, reset, Trigger.Request(), 10)
+    assert call is not None and not call.success and "valid tasks" in call.message

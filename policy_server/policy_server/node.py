@@ -17,10 +17,10 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
-import rclpy
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus
 from geometry_msgs.msg import PoseStamped
 from polyarm_common import conversions as conv
+from polyarm_common.graph import call_service
 from polyarm_common.qos import COMMAND, SENSOR, STATE
 from polyarm_common.rate import RateMeter
 from polyarm_control.config import default_config
@@ -271,9 +271,8 @@ class PolicyNode(Node):
         if not self._hold_client.wait_for_service(timeout_sec=2.0):  # discovery can lag on a loaded machine
             self.get_logger().warn("shutting down; controller/hold is not available: the controller keeps its last target")
             return
-        future = self._hold_client.call_async(Trigger.Request())
-        rclpy.spin_until_future_complete(self, future, timeout_sec=1.0)
-        held = future.done() and future.result().success
+        response = call_service(self, self._hold_client, Trigger.Request(), timeout=2.0, attempt_s=0.5)
+        held = response is not None and response.success
         self.get_logger().info("shutting down; the controller holds" if held else "shutting down; controller/hold did not answer")
 
 

@@ -49,20 +49,15 @@ def main(argv: list[str] | None = None) -> int:
     except RenderBackendError as err:  # only fatal if the camera is on (parameters decide that)
         gl_error = err
 
-    def spin(node) -> int:
-        import rclpy
-
-        if node.camera is not None and gl_error is not None:
-            print(f"polyarm sim: {gl_error}", file=sys.stderr)
+    def check(node) -> int | None:
+        """Exit 1 with the reason if the camera cannot render or the physics failed."""
+        failure = gl_error if node.camera is not None and gl_error is not None else node.failure
+        if failure is not None:
+            print(f"polyarm sim: {failure}", file=sys.stderr)
             return 1
-        while rclpy.ok() and node.failure is None:
-            rclpy.spin_once(node, timeout_sec=0.2)
-        if node.failure is not None:
-            print(f"polyarm sim: {node.failure}", file=sys.stderr)
-            return 1
-        return 0
+        return None
 
-    return run_node("sim", ros_args, lambda: _make_node(args), spin)
+    return run_node("sim", ros_args, lambda: _make_node(args), check)
 
 
 def parse_args(argv):

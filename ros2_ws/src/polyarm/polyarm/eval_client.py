@@ -8,10 +8,11 @@ import rclpy
 import yaml
 from diagnostic_msgs.msg import DiagnosticArray
 from geometry_msgs.msg import PoseStamped
+from polyarm_common.graph import call_service, set_parameters
 from polyarm_common.qos import COMMAND, STATE
-from rcl_interfaces.msg import Parameter, ParameterType, ParameterValue
 from rcl_interfaces.srv import SetParameters
 from rclpy.node import Node
+from rclpy.parameter import Parameter
 from rclpy.signals import SignalHandlerOptions
 from std_msgs.msg import Bool
 from std_srvs.srv import Trigger
@@ -24,7 +25,7 @@ SERVICES = ("policy/start", "policy/stop", "policy/reset", "controller/hold", "c
 # the arm back there), and the policy starts once the hold is over.
 RESUME_AFTER_S = 0.1
 SETTLE_S = 0.3
-# a node busy with camera frames on a loaded 2-core machine has taken over 5 s to answer its first call
+# each call is asked again every 2 s (a response can be lost to service discovery: polyarm_common.graph)
 CALL_TIMEOUT_S = 15.0
 
 
@@ -64,19 +65,16 @@ class EvalClient(Node):
 
     # ------------------------------------------------------------ calls
     def call(self, name: str, timeout: float = CALL_TIMEOUT_S) -> str:
-        future = self.triggers[name].call_async(Trigger.Request())
-        rclpy.spin_until_future_complete(self, future, timeout_sec=timeout)
-        if not future.done():
+        response = call_service(self, self.triggers[name], Trigger.Request(), timeout)
+        if response is None:
             raise TimeoutError(f"{name} did not answer within {timeout:g} s")
-        if not future.result().success:
-            raise RuntimeError(f"{name} refused: {future.result().message}")
-        return future.result().message
+        if not response.success:
+            raise RuntimeError(f"{name} refused: {response.message}")
+        return response.message
 
     def set_seed(self, seed: int, timeout: float = CALL_TIMEOUT_S) -> None:
-        value = ParameterValue(type=ParameterType.PARAMETER_INTEGER, integer_value=seed)
-        future = self.sim_parameters.call_async(SetParameters.Request(parameters=[Parameter(name="seed", value=value)]))
-        rclpy.spin_until_future_complete(self, future, timeout_sec=timeout)
-        if not future.done() or not future.result().results[0].successful:
+        results = set_parameters(self, self.sim_parameters, [Parameter("seed", value=seed)], timeout)
+        if results is None or not results[0].successful:
             raise RuntimeError(f"the sim refused seed {seed}")
 
     def wait_ready(self, graph, timeout: float) -> None:

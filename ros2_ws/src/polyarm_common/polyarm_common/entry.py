@@ -23,12 +23,13 @@ def parameter_overrides(given: dict) -> list:
     return [Parameter(name, value=value) for name, value in given.items() if value is not None]
 
 
-def run_node(prog: str, ros_args: list[str], make_node: Callable, spin: Callable | None = None) -> int:
+def run_node(prog: str, ros_args: list[str], make_node: Callable, check: Callable | None = None) -> int:
     """Start rclpy, build the node, spin it, and shut down in order on SIGINT or SIGTERM.
 
-    `spin(node)` may return an exit code. A ValueError while building the node (a bad parameter,
-    named in its message) exits 2. The node's close() (if any) runs before rclpy shuts down, so its
-    threads never publish into a dead context.
+    `check(node)` runs between callbacks; an exit code it returns ends the node. A ValueError while
+    building the node (a bad parameter, named in its message) exits 2. The node's close() (if any)
+    runs before rclpy shuts down, so its threads never publish into a dead context and its last
+    service calls (the policy's controller/hold) still get their answers.
     """
     import rclpy
     from rclpy.executors import ExternalShutdownException
@@ -40,11 +41,11 @@ def run_node(prog: str, ros_args: list[str], make_node: Callable, spin: Callable
     node = None
     try:
         node = make_node()
-        return (spin or rclpy.spin)(node) or 0
+        return _spin(node, check or (lambda node: None))
     except (KeyboardInterrupt, ExternalShutdownException):
         return 0
     except RuntimeError:
-        if _interrupted:  # the interrupt landed inside an rclpy call, which reports it as a RuntimeError
+        if _interrupted:  # an interrupt while building the node, inside an rclpy call, reads as a RuntimeError
             return 0
         raise
     except ValueError as err:
@@ -57,10 +58,40 @@ def run_node(prog: str, ros_args: list[str], make_node: Callable, spin: Callable
         rclpy.try_shutdown()
 
 
+# How long a signal can wait for the spin loop to see it: rcl_wait is not woken by signals.
+SPIN_TIMEOUT_S = 0.1
 _interrupted = False
+_spinning = False
+
+
+def _spin(node, check: Callable) -> int:
+    """rclpy.spin until interrupted, asking check(node) between callbacks."""
+    import rclpy
+
+    global _spinning
+    executor = rclpy.get_global_executor()
+    executor.add_node(node)
+    _spinning = True
+    try:
+        while rclpy.ok() and not _interrupted:
+            code = check(node)
+            if code is not None:
+                return code
+            executor.spin_once(timeout_sec=SPIN_TIMEOUT_S)
+        return 0
+    finally:
+        _spinning = False
+        executor.remove_node(node)
 
 
 def _interrupt(signum, frame):
+    """While spinning, a flag the spin loop reads; else a KeyboardInterrupt.
+
+    Raised inside rclpy's executor, an exception can land between a callback group's beginning and
+    ending of execution and leave it marked busy: the node's later callbacks, close()'s service
+    responses among them, would then never run.
+    """
     global _interrupted
     _interrupted = True
-    raise KeyboardInterrupt
+    if not _spinning:
+        raise KeyboardInterrupt
