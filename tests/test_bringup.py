@@ -148,9 +148,13 @@ def test_polyarm_up_stops_in_order_on_sigterm_and_closes_the_bag(reach_bc_run, t
     up = subprocess.Popen([sys.executable, "-m", "polyarm.cli", "up", "--no-camera", "--task", "reach",
                            "--checkpoint", str(reach_bc_run / "best.pt"), "--record", str(bag), "--log-dir", str(tmp_path / "logs")],
                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=REPO)
-    recorder_log = tmp_path / "logs" / "recorder.log"
-    deadline = time.monotonic() + STARTUP_S
-    while time.monotonic() < deadline and "recording to" not in (recorder_log.read_text() if recorder_log.exists() else ""):
+    def up_and_running(name: str, line: str) -> bool:
+        log = tmp_path / "logs" / f"{name}.log"
+        return log.exists() and line in log.read_text()
+
+    deadline = time.monotonic() + STARTUP_S  # the policy takes longest (torch and the checkpoint)
+    while time.monotonic() < deadline and not (up_and_running("recorder", "recording to") and
+                                               up_and_running("policy", "waiting for policy/start")):
         time.sleep(0.2)
     time.sleep(3.0)  # a few seconds of traffic
     up.send_signal(signal.SIGTERM)

@@ -190,7 +190,8 @@ def test_env_observation_matches_the_policy_io():
 
 # ------------------------------------------------------------ scripted policies
 
-# Success over 20 seeded episodes, Panda, action noise 0.2: the floor of the rates in
+# Success over the first 10 of bench_tasks' 20 seeded episodes, Panda, action noise 0.2, state only
+# (the scripted policies read the task state, not the image): the floor of the rates in
 # docs/benchmarks.md ("Scripted policies"), one policy each: reach, button press, grasp,
 # pick-and-place, drawer opening and closing, and opening then grasping out of a closed drawer.
 DOCUMENTED_SUCCESS = {"reach": 0.95, "press_button": 0.9, "pick": 0.75, "place_in_tray": 0.75,
@@ -199,10 +200,10 @@ DOCUMENTED_SUCCESS = {"reach": 0.95, "press_button": 0.9, "pick": 0.75, "place_i
 
 @pytest.mark.parametrize("task", list(DOCUMENTED_SUCCESS))
 def test_scripted_policy_reaches_its_documented_success_rate(task):
-    env = PolyarmEnv("panda", task)
-    wins = sum(run_episode(env, task, seed) for seed in range(20))
+    env = PolyarmEnv("panda", task, image_size=0)
+    wins = sum(run_episode(env, task, seed) for seed in range(10))
     env.close()
-    assert wins / 20 >= DOCUMENTED_SUCCESS[task], f"{task}: {wins}/20"
+    assert wins / 10 >= DOCUMENTED_SUCCESS[task], f"{task}: {wins}/10"
 
 
 # ------------------------------------------------------------------- datasets

@@ -15,15 +15,18 @@ from policy_server.evaluate import evaluate
 from policy_server.runtime import Policy, network_inputs
 from policy_server.training.train import main as train
 
-RUN = ["--batch-size", "64", "--no-progress", "--eval-episodes", "10"]
-LEARNING = {  # CI budgets; the hyperparameters not named are the papers' defaults
-    "cql": ["--steps", "6000", "--eval-every", "2000", "--bc-steps", "2000", "--actor-lr", "3e-4", "--discount", "0.9"],
-    "plas": ["--steps", "6000", "--eval-every", "2000", "--vae-steps", "2000", "--vae-lr", "1e-3", "--actor-lr", "3e-4", "--discount", "0.9"],
+RUN = ["--batch-size", "64", "--no-progress"]
+# CI budgets, with no evaluation during training: the test evaluates the final policy (last.pt), which
+# has been through the RL phase (best.pt could be the end of the warm start). The hyperparameters not
+# named are the papers' defaults.
+LEARNING = {
+    "cql": ["--steps", "5000", "--eval-episodes", "0", "--bc-steps", "2000", "--actor-lr", "3e-4", "--discount", "0.9"],
+    "plas": ["--steps", "5000", "--eval-episodes", "0", "--vae-steps", "2000", "--vae-lr", "1e-3", "--actor-lr", "3e-4", "--discount", "0.9"],
 }
 
 
-def success(run, episodes=20, seed=200_000) -> float:
-    return evaluate(Policy.load(run / "best.pt"), "panda", "reach", episodes, seed).rate
+def success(run, episodes=20, seed=200_000, checkpoint="best.pt") -> float:
+    return evaluate(Policy.load(run / checkpoint), "panda", "reach", episodes, seed).rate
 
 
 def test_bc_learns_reach_from_scripted_state_data(reach_bc_run):
@@ -49,7 +52,7 @@ def test_compare_plots_several_runs_and_names_a_run_without_evaluations(reach_bc
 def test_offline_rl_learns_reach_from_scripted_state_data(algo, reach_state_dataset, tmp_path):
     out = tmp_path / algo
     assert train(["--algo", algo, "--dataset", str(reach_state_dataset), "--out", str(out), *RUN, *LEARNING[algo]]) == 0
-    assert success(out) >= 0.9
+    assert success(out, checkpoint="last.pt") >= 0.9
     steps = {r["name"] for r in csv.DictReader((out / "train.csv").open())}
     assert {"critic_loss", "actor_loss"} <= steps  # the RL phase ran, not just its warm start
 
