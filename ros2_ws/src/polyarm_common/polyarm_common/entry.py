@@ -58,8 +58,7 @@ def run_node(prog: str, ros_args: list[str], make_node: Callable, check: Callabl
         rclpy.try_shutdown()
 
 
-# rcl_wait is not woken by signals: the spin loop waits at most this long, so it sees one. (A 10 Hz
-# no-op timer instead cost the sim real-time factor: 0.94-0.97 against 0.995-0.998 in A/B demo runs.)
+# rcl_wait is not woken by signals: the spin loop waits at most this long, so it sees one.
 SIGNAL_POLL_S = 0.1
 _interrupted = False
 _spinning = False
