@@ -58,7 +58,9 @@ def run_node(prog: str, ros_args: list[str], make_node: Callable, check: Callabl
         rclpy.try_shutdown()
 
 
-# rcl_wait is not woken by signals: the spin loop waits at most this long, so it sees one.
+# rcl_wait is not woken by signals: a no-op timer wakes the spin loop this often, so it sees one.
+# (spin_once(timeout_sec=...) would do the same, but builds a new rcl timer for every callback: some
+# 300 a second in the controller, whose 100 Hz tick runs in this executor.)
 SIGNAL_POLL_S = 0.1
 _interrupted = False
 _spinning = False
@@ -71,16 +73,18 @@ def _spin(node, check: Callable) -> int:
     global _spinning
     executor = rclpy.get_global_executor()
     executor.add_node(node)
+    wake = node.create_timer(SIGNAL_POLL_S, lambda: None)
     _spinning = True
     try:
         while rclpy.ok() and not _interrupted:
             code = check(node)
             if code is not None:
                 return code
-            executor.spin_once(timeout_sec=SIGNAL_POLL_S)
+            executor.spin_once()
         return 0
     finally:
         _spinning = False
+        node.destroy_timer(wake)
         executor.remove_node(node)
 
 
