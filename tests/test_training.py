@@ -105,6 +105,41 @@ def test_a_shared_image_encoder_is_trained_by_the_critic_alone():
     assert cql.critic_target.encoders[0] is not encoder
 
 
+def test_the_cql_warm_start_runs_at_its_own_learning_rate_then_the_actors():
+    from policy_server.models import Architecture
+    from policy_server.training.cql import CQL, CQLConfig
+    from policy_server.training.data import TransitionData
+
+    g = torch.Generator().manual_seed(0)
+    n = 32
+    data = TransitionData(torch.zeros(n + 1, 0), torch.randn(n + 1, 8, generator=g), torch.rand(n, 4, generator=g) * 2 - 1,
+                          torch.zeros(n), torch.zeros(n), torch.arange(n), torch.arange(1, n + 1), torch.zeros(n, dtype=torch.int64), {})
+    cql = CQL(Architecture(image_size=0, action_dim=4, hidden=(16,)), CQLConfig(bc_steps=2, bc_lr=1e-3, actor_lr=3e-5, bc_on_mean=True))
+    batch = data.sample(8, augment=False)
+    for step, lr in ((0, 1e-3), (1, 1e-3), (2, 3e-5)):
+        before = [p.detach().clone() for p in cql.actor.own_parameters()]
+        cql.update_actor(batch, step)
+        assert cql.actor_optimizer.param_groups[0]["lr"] == lr
+        assert not all(torch.equal(a, b) for a, b in zip(before, cql.actor.own_parameters(), strict=True))
+
+
+def test_the_spread_of_the_mean_warm_start_trains_only_the_actors_last_layer():
+    from policy_server.models import Architecture, TanhGaussianActor
+
+    torch.manual_seed(0)
+    actor = TanhGaussianActor(Architecture(image_size=0, action_dim=3, hidden=(16, 16)))
+    state, task = torch.randn(5, 8), torch.zeros(5, dtype=torch.int64)
+    attached, detached = actor.distribution(None, state, task), actor.distribution(None, state, task, spread_trains_trunk=False)
+    assert all(torch.equal(a, b) for a, b in zip(attached, detached, strict=True))  # the same values
+    detached[1].sum().backward()
+    first = actor.trunk[0].weight.grad
+    assert (first is None or not first.any()) and actor.trunk[-1].weight.grad[3:].abs().sum() > 0
+    assert actor.trunk[-1].weight.grad[:3].abs().sum() == 0  # the mean's rows get nothing from log σ
+    actor.zero_grad()
+    attached[1].sum().backward()
+    assert actor.trunk[0].weight.grad.abs().sum() > 0
+
+
 def _last_weights(path):
     return load(path)["state_dicts"]
 

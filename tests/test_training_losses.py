@@ -6,7 +6,7 @@ import pytest
 import torch
 from policy_server.models import Architecture, PLASPolicy
 from policy_server.training.bc import distillation_loss
-from policy_server.training.cql import cql_penalty
+from policy_server.training.cql import bc_actor_loss, bc_mean_actor_loss, cql_penalty
 from policy_server.training.data import random_crop
 from policy_server.training.plas import cvae_loss, soft_clipped_double_q
 from policy_server.training.sac import actor_loss, critic_loss, soft_q_target, squashed_log_prob
@@ -28,6 +28,24 @@ def test_cql_penalty_averages_over_states():
     penalty = cql_penalty(t([0.0, 2.0]), q, q, q, q, q, action_dim=1)
     by_hand = math.log(math.exp(math.log(2)) + 2.0) - 1.0  # per state: log(2 + 1 + 1) - Q_data; mean of (log 4 - 0, log 4 - 2)
     assert penalty.item() == pytest.approx(by_hand, abs=1e-6)
+
+
+def test_the_two_bc_warm_start_losses():
+    # likelihood (COG): α log π(a_π|s) - log π(a_D|s)
+    assert bc_actor_loss(t([-1.0, 1.0]), t([2.0, 0.0]), 0.5).item() == pytest.approx(((-0.5 - 2.0) + (0.5 - 0.0)) / 2)
+    # on the mean: ||tanh(μ) - a_D||² - log π(a_D|s), one action dimension
+    mean, log_std, data = t([[math.atanh(0.5)]]), t([[math.log(0.4)]]), t([[-0.5]])
+    u = math.atanh(-0.5)
+    log_likelihood = -0.5 * ((u - mean.item()) / 0.4) ** 2 - math.log(0.4) - 0.5 * math.log(2 * math.pi) - math.log(1 - 0.25)
+    assert bc_mean_actor_loss(mean, log_std, data).item() == pytest.approx(1.0 - log_likelihood, abs=1e-5)
+
+
+def test_the_mean_warm_start_fits_mu_by_squared_error_alone():
+    mean, log_std = t([[0.3]], requires_grad=True), t([[0.0]], requires_grad=True)
+    bc_mean_actor_loss(mean, log_std, t([[0.8]])).backward()
+    by_hand = 2 * (math.tanh(0.3) - 0.8) * (1 - math.tanh(0.3) ** 2)  # d/dμ of the squared error
+    assert mean.grad.item() == pytest.approx(by_hand, abs=1e-6)
+    assert log_std.grad.item() != 0.0  # σ is fitted by the likelihood
 
 
 def test_sac_target_with_entropy_without_it_and_at_a_terminal():

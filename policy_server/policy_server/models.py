@@ -144,13 +144,18 @@ class TanhGaussianActor(nn.Module):
         self.action_dim = arch.action_dim
         self.trunk = mlp([self.encoder.out_dim + self.condition.out_dim, *arch.hidden], 2 * arch.action_dim * self.heads)
 
-    def distribution(self, image, state, task) -> tuple[torch.Tensor, torch.Tensor]:
+    def distribution(self, image, state, task, spread_trains_trunk: bool = True) -> tuple[torch.Tensor, torch.Tensor]:
         """Mean and log-std (clamped to [-5, 2]) of the pre-tanh Gaussian of each sample's task head. The floor keeps
-        log π finite where the data holds an action dimension constant (a reach never uses the gripper)."""
+        log π finite where the data holds an action dimension constant (a reach never uses the gripper).
+        With spread_trains_trunk False, log-std's gradient stops at the last layer (CQL's warm start on the mean)."""
         features = self.encoder(image, state)
         if self.detach_encoder:
             features = features.detach()
-        out = self.trunk(self.condition(features, task))
+        hidden = self.trunk[:-1](self.condition(features, task))
+        out = self.trunk[-1](hidden)
+        if not spread_trains_trunk:
+            spread = self.trunk[-1](hidden.detach()).view(-1, self.heads, 2, self.action_dim)[:, :, 1]
+            out = torch.stack([out.view(-1, self.heads, 2, self.action_dim)[:, :, 0], spread], dim=2).flatten(1)
         out = out.view(-1, self.heads, 2 * self.action_dim)
         head = task if self.heads > 1 else torch.zeros_like(task)
         out = out[torch.arange(out.shape[0]), head]

@@ -139,7 +139,7 @@ class SAC:
         return torch.zeros(()), {}  # CQL adds eq. 6's penalty here
 
     def update_actor(self, batch: Batch, step: int) -> dict[str, float]:
-        mean, log_std = self.actor.distribution(batch.image, batch.state, batch.task)
+        mean, log_std = self.actor_distribution(batch, step)
         action, log_prob = squashed_sample(mean, log_std)
         loss = self.actor_objective(batch, step, mean, log_std, action, log_prob)
         self.actor_optimizer.zero_grad(set_to_none=True)
@@ -150,6 +150,9 @@ class SAC:
         alpha_loss.backward()
         self.alpha_optimizer.step()
         return {"actor_loss": loss.item(), "alpha": self.alpha.item(), "entropy": (-log_prob.mean()).item(), **metrics}
+
+    def actor_distribution(self, batch: Batch, step: int) -> tuple[torch.Tensor, torch.Tensor]:
+        return self.actor.distribution(batch.image, batch.state, batch.task)
 
     def actor_objective(self, batch, step, mean, log_std, action, log_prob) -> torch.Tensor:
         with frozen(self.critic):
