@@ -152,15 +152,16 @@ class TanhGaussianActor(nn.Module):
         if self.detach_encoder:
             features = features.detach()
         hidden = self.trunk[:-1](self.condition(features, task))
-        out = self.trunk[-1](hidden)
+        mean, log_std = self._task_head(self.trunk[-1](hidden), task)
         if not spread_trains_trunk:
-            spread = self.trunk[-1](hidden.detach()).view(-1, self.heads, 2, self.action_dim)[:, :, 1]
-            out = torch.stack([out.view(-1, self.heads, 2, self.action_dim)[:, :, 0], spread], dim=2).flatten(1)
+            _, log_std = self._task_head(self.trunk[-1](hidden.detach()), task)
+        return mean, log_std.clamp(-5.0, 2.0)
+
+    def _task_head(self, out: torch.Tensor, task: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Each sample's (mean, log-std) from its task's head of the last layer's output."""
         out = out.view(-1, self.heads, 2 * self.action_dim)
         head = task if self.heads > 1 else torch.zeros_like(task)
-        out = out[torch.arange(out.shape[0]), head]
-        mean, log_std = out.split(self.action_dim, dim=1)
-        return mean, log_std.clamp(-5.0, 2.0)
+        return out[torch.arange(out.shape[0]), head].split(self.action_dim, dim=1)
 
     def forward(self, image, state, task):
         mean, _ = self.distribution(image, state, task)
