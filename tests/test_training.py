@@ -105,22 +105,39 @@ def test_a_shared_image_encoder_is_trained_by_the_critic_alone():
     assert cql.critic_target.encoders[0] is not encoder
 
 
-def test_the_cql_warm_start_runs_at_its_own_learning_rate_then_the_actors():
-    from policy_server.models import Architecture
-    from policy_server.training.cql import CQL, CQLConfig
+def _tiny_state_batch(n: int = 32):
     from policy_server.training.data import TransitionData
 
     g = torch.Generator().manual_seed(0)
-    n = 32
     data = TransitionData(torch.zeros(n + 1, 0), torch.randn(n + 1, 8, generator=g), torch.rand(n, 4, generator=g) * 2 - 1,
                           torch.zeros(n), torch.zeros(n), torch.arange(n), torch.arange(1, n + 1), torch.zeros(n, dtype=torch.int64), {})
+    return data.sample(8, augment=False)
+
+
+def test_the_cql_warm_start_runs_at_its_own_learning_rate_then_the_actors():
+    from policy_server.models import Architecture
+    from policy_server.training.cql import CQL, CQLConfig
+
     cql = CQL(Architecture(image_size=0, action_dim=4, hidden=(16,)), CQLConfig(bc_steps=2, bc_lr=1e-3, actor_lr=3e-5, bc_on_mean=True))
-    batch = data.sample(8, augment=False)
+    batch = _tiny_state_batch()
     for step, lr in ((0, 1e-3), (1, 1e-3), (2, 3e-5)):
         before = [p.detach().clone() for p in cql.actor.own_parameters()]
         cql.update_actor(batch, step)
         assert cql.actor_optimizer.param_groups[0]["lr"] == lr
         assert not all(torch.equal(a, b) for a, b in zip(before, cql.actor.own_parameters(), strict=True))
+
+
+def test_the_temperature_moves_the_entropy_toward_the_configured_target():
+    from policy_server.models import Architecture
+    from policy_server.training.sac import SAC, SACConfig
+
+    arch, batch = Architecture(image_size=0, action_dim=4, hidden=(16,)), _tiny_state_batch()
+    assert SAC(arch, SACConfig()).target_entropy == -4.0  # -|A|
+    for target, sign in ((50.0, 1), (-50.0, -1)):  # far above any entropy: α rises; far below: α falls
+        torch.manual_seed(0)
+        sac = SAC(arch, SACConfig(target_entropy=target))
+        sac.update_actor(batch, 0)
+        assert sac.target_entropy == target and sign * sac.log_alpha.item() > 0
 
 
 def test_the_spread_of_the_mean_warm_start_trains_only_the_actors_last_layer():

@@ -29,6 +29,7 @@ class SACConfig:
     critic_lr: float = 3e-4
     alpha_lr: float = 3e-4
     entropy_backup: bool = True  # the -α log π term in eq. 3 (CQL(H) drops it)
+    target_entropy: float | None = None  # H̄; None: -|A| (seed 000)
 
 
 # ------------------------------------------------------------------ the equations, on tensors
@@ -104,7 +105,7 @@ class SAC:
             self.actor.share_encoder(self.critic.encoders[0])
         self.critic_target = copy.deepcopy(self.critic).requires_grad_(False)
         self.log_alpha = torch.zeros((), requires_grad=True)
-        self.target_entropy = -float(arch.action_dim)
+        self.target_entropy = -float(arch.action_dim) if config.target_entropy is None else config.target_entropy
         self.actor_optimizer = torch.optim.Adam(self.actor.own_parameters(), lr=config.actor_lr)
         self.critic_optimizer = torch.optim.Adam(self.critic.parameters(), lr=config.critic_lr)
         self.alpha_optimizer = torch.optim.Adam([self.log_alpha], lr=config.alpha_lr)
