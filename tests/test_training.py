@@ -79,16 +79,23 @@ def test_a_trained_checkpoint_gives_the_trainers_action_in_the_policy_server(rea
             assert np.abs(served - trainer_action).max() <= 1e-5
 
 
-def test_a_shared_image_encoder_is_trained_by_the_critic_alone():
-    from policy_server.models import Architecture
-    from policy_server.training.cql import CQL, CQLConfig
+def _random_transitions(n: int, action_dim: int, image_size: int = 0):
+    """n random transitions of one episode (8-d states, 30% rewarded), with images if image_size."""
     from policy_server.training.data import TransitionData
 
     g = torch.Generator().manual_seed(0)
-    n = 64
-    data = TransitionData(torch.randint(0, 256, (n + 1, 3, 48, 48), dtype=torch.uint8, generator=g), torch.randn(n + 1, 8, generator=g),
-                          torch.rand(n, 8, generator=g) * 2 - 1, (torch.rand(n, generator=g) > 0.7).float(), torch.zeros(n),
-                          torch.arange(n), torch.arange(1, n + 1), torch.zeros(n, dtype=torch.int64), {})
+    images = (torch.randint(0, 256, (n + 1, 3, image_size, image_size), dtype=torch.uint8, generator=g) if image_size
+              else torch.zeros(n + 1, 0))
+    return TransitionData(images, torch.randn(n + 1, 8, generator=g), torch.rand(n, action_dim, generator=g) * 2 - 1,
+                          (torch.rand(n, generator=g) > 0.7).float(), torch.zeros(n), torch.arange(n), torch.arange(1, n + 1),
+                          torch.zeros(n, dtype=torch.int64), {})
+
+
+def test_a_shared_image_encoder_is_trained_by_the_critic_alone():
+    from policy_server.models import Architecture
+    from policy_server.training.cql import CQL, CQLConfig
+
+    data = _random_transitions(64, action_dim=8, image_size=48)
     cql = CQL(Architecture(feature_dim=50, shared_encoder=True, hidden=(64, 64)), CQLConfig(negative_samples=4, bc_steps=0))
     encoder = cql.critic.encoders[0]
     assert cql.actor.encoder is encoder and len(cql.critic.encoders) == 1
@@ -105,13 +112,8 @@ def test_a_shared_image_encoder_is_trained_by_the_critic_alone():
     assert cql.critic_target.encoders[0] is not encoder
 
 
-def _tiny_state_batch(n: int = 32):
-    from policy_server.training.data import TransitionData
-
-    g = torch.Generator().manual_seed(0)
-    data = TransitionData(torch.zeros(n + 1, 0), torch.randn(n + 1, 8, generator=g), torch.rand(n, 4, generator=g) * 2 - 1,
-                          torch.zeros(n), torch.zeros(n), torch.arange(n), torch.arange(1, n + 1), torch.zeros(n, dtype=torch.int64), {})
-    return data.sample(8, augment=False)
+def _tiny_state_batch():
+    return _random_transitions(32, action_dim=4).sample(8, augment=False)
 
 
 def test_the_cql_warm_start_runs_at_its_own_learning_rate_then_the_actors():
