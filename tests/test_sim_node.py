@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 import subprocess
 import sys
+import time
 
 import numpy as np
 import pytest
@@ -35,6 +36,19 @@ def command_publisher(node, topic="joint_commands", msg_type=JointState):
     pub = node.create_publisher(msg_type, topic, COMMAND)
     spin_until(node, lambda: pub.get_subscription_count() > 0, 10, f"the sim to subscribe to {topic}")
     return pub
+
+
+def publish_until(node, pub, msg, predicate, timeout: float, what: str, period: float = 0.1) -> None:
+    """Send `msg` every `period` s, as a commander does, until predicate() holds. A message sent once can be
+    lost: the writer may see the sim's reader before that reader has matched the writer."""
+    end = time.monotonic() + timeout
+    while True:
+        pub.publish(msg)
+        try:
+            return spin_until(node, predicate, max(0.0, min(period, end - time.monotonic())), what)
+        except TimeoutError:
+            if time.monotonic() >= end:
+                raise TimeoutError(f"timed out after {timeout:.1f} s waiting for {what}") from None
 
 
 def arm_positions(msg: JointState, joints) -> np.ndarray:
@@ -119,12 +133,11 @@ def test_position_command_reaches_target_within_one_degree(node, start_sim, name
     offsets = np.array([0.3, -0.2, 0.25, 0.2, -0.3, 0.25, 0.2])[: robot.dof]
     target = home + offsets
     pub = command_publisher(node)
-    pub.publish(JointState(name=list(robot.arm_joints), position=target.tolist()))
 
     def reached():
         return np.degrees(np.abs(arm_positions(states.last, robot.arm_joints) - target)).max() < 1.0
 
-    spin_until(node, reached, 5.0, f"{name} to reach {target}")
+    publish_until(node, pub, JointState(name=list(robot.arm_joints), position=target.tolist()), reached, 5.0, f"{name} to reach {target}")
 
 
 def test_bad_commands_are_rejected_logged_and_the_arm_holds(node, start_sim):
@@ -164,14 +177,12 @@ def test_gripper_closes_opens_and_reset_returns_home(node, start_sim):
     def finger():
         return states.last.position[states.last.name.index(robot.finger_joints[0])]
 
-    gripper.publish(Float64(data=0.0))
-    spin_until(node, lambda: finger() < 0.016, 3, "the gripper to close")
-    gripper.publish(Float64(data=1.0))
-    spin_until(node, lambda: finger() > 0.036, 3, "the gripper to open")
+    publish_until(node, gripper, Float64(data=0.0), lambda: finger() < 0.016, 3, "the gripper to close")
+    publish_until(node, gripper, Float64(data=1.0), lambda: finger() > 0.036, 3, "the gripper to open")
 
     joints = command_publisher(node)
-    joints.publish(JointState(name=list(robot.arm_joints), position=(home + 0.2).tolist()))
-    spin_until(node, lambda: np.abs(arm_positions(states.last, robot.arm_joints) - home).max() > 0.1, 3, "motion")
+    away = JointState(name=list(robot.arm_joints), position=(home + 0.2).tolist())
+    publish_until(node, joints, away, lambda: np.abs(arm_positions(states.last, robot.arm_joints) - home).max() > 0.1, 3, "motion")
     client = node.create_client(Trigger, "sim/reset")
     assert client.wait_for_service(timeout_sec=10)
     response = call_service(node, client, Trigger.Request(), 10)
