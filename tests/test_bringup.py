@@ -20,7 +20,11 @@ STARTUP_S = 60.0
 
 
 def declared_parameters(executable: str) -> set[str]:
-    """The parameters each node declares, read from the node code itself."""
+    """The parameters each node declares, read from the node code itself, and rclpy's use_sim_time."""
+    return {"use_sim_time"} | _own_parameters(executable)
+
+
+def _own_parameters(executable: str) -> set[str]:
     if executable == "sim":
         from sim_bridge.main import PARAMETERS
     elif executable == "policy":
@@ -50,6 +54,8 @@ def test_the_launch_description_names_existing_nodes_and_parameter_files(bringup
         assert set(from_file) <= declared and set(node.parameters) <= declared, (node.name, set(from_file) | set(node.parameters) - declared)
         kwargs = launch_arguments(node, bringup.namespace)
         assert kwargs["parameters"][0] == str(node.params_file) and kwargs["namespace"] == bringup.namespace
+    # in sim every node runs on the sim's /clock; with the arm's driver, on the wall clock
+    assert all(n.parameters.get("use_sim_time", False) == (bringup.sim == "mujoco") for n in nodes)
     if bringup.checkpoint:  # the sim camera matches the one the checkpoint's data was recorded with
         sim = next(n for n in nodes if n.name == "sim")
         assert (sim.parameters["camera.width"], sim.parameters["camera.height"]) == (160, 120)

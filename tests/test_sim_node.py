@@ -14,6 +14,7 @@ from diagnostic_msgs.msg import DiagnosticArray
 from polyarm_common.conversions import image_to_array
 from polyarm_common.qos import COMMAND, SENSOR, STATE
 from polyarm_description import get_robot
+from rosgraph_msgs.msg import Clock
 from sensor_msgs.msg import CameraInfo, Image, JointState
 from sim_bridge.camera import CameraConfig
 from std_msgs.msg import Float64
@@ -199,6 +200,19 @@ def test_fast_mode_runs_faster_than_real_time(node, start_sim):
     sim_span = _stamp_s(states.messages[-1]) - _stamp_s(states.messages[0])
     wall_span = states.times[-1] - states.times[0]
     assert sim_span > 2.0 * wall_span
+
+
+def test_on_sim_time_stamps_and_clock_count_simulated_seconds(node, start_sim):
+    sim = start_sim("panda", "--no-camera", "--ros-args", "-p", "use_sim_time:=true")
+    states = wait_for_states(node, sim)
+    clock = Collector(node, Clock, "/clock", STATE)
+    spin_until(node, lambda: len(clock.messages) > 50, 10, "/clock")
+    state_stamps = np.array([_stamp_s(m) for m in states.messages[-40:]])
+    clock_stamps = np.array([m.clock.sec + 1e-9 * m.clock.nanosec for m in clock.messages[-40:]])
+    # exact steps of simulated time (wall-clock stamps would jitter): joint_states 200 Hz, /clock 100 Hz
+    assert np.allclose(np.diff(state_stamps), 0.005, atol=2e-6), np.diff(state_stamps)
+    assert np.allclose(np.diff(clock_stamps), 0.010, atol=2e-6), np.diff(clock_stamps)
+    assert set(np.round(clock_stamps, 6)) <= set(np.round([_stamp_s(m) for m in states.messages], 6))
 
 
 def _stamp_s(msg) -> float:

@@ -15,6 +15,8 @@ PARAMETERS = {  # name: (default, description)
     "fast": (False, "run physics as fast as possible instead of in real time"),
     "physics_rate": (1000.0, "physics steps per simulated second (>= 500)"),
     "joint_state_rate": (200.0, "joint_states publish rate, Hz of sim time"),
+    "clock_rate": (100.0, ("/clock publish rate, Hz of sim time, at most joint_state_rate; nodes on use_sim_time "
+                           "see time advance in these steps, so keep it at least the controller's rate")),
     "effort_timeout": (0.1, "s of sim time after which an effort command lapses to zero torque"),
     "reset_hold": (0.3, ("s of sim time after sim/reset during which the arm holds its home pose and ignores "
                          "arm commands; call controller/resume within it")),

@@ -3,6 +3,11 @@
 Threads: the executor serves commands and services; a physics thread steps the sim and
 publishes joint_states, paced to wall time; a camera thread renders the newest state at the
 camera rate (of sim time), so rendering never stalls physics.
+
+Clock: with use_sim_time (the bringup sets it on every node in sim) or --fast, stamps and /clock
+are simulated time, so a host that cannot keep the sim at real time slows the whole graph evenly
+instead of starving the controller and the policy of fresh data. Otherwise stamps are the wall
+clock of the physics tick, as a real driver stamps.
 """
 
 from __future__ import annotations
@@ -42,11 +47,15 @@ class SimNode(Node):
         self._sim_args = (robot, self.camera, p["physics_rate"], p["effort_timeout"])
         self.sim = self._build_sim(p["task"], p["seed"])  # TaskError (a ValueError) lists the valid tasks
         self.fast = bool(p["fast"])
+        self.sim_clock = self.fast or bool(self.get_parameter("use_sim_time").value)
         self._substeps = max(1, round(p["physics_rate"] / p["joint_state_rate"]))
+        # every Nth joint_states tick also goes out on /clock: each /clock message wakes every node on
+        # use_sim_time twice (its time source, its timers), so 200 Hz cost each node ~6% of a core
+        self._clock_every = max(1, round(p["physics_rate"] / self._substeps / p["clock_rate"]))
         self._lock = threading.Lock()
         self._running = True
         self.failure: str | None = None  # set by a worker thread that cannot go on
-        self._wall_epoch_ns = time.time_ns()  # --fast stamps are this + simulated time, as /clock
+        self._wall_epoch_ns = time.time_ns()  # sim-clock stamps are this + simulated time
         self._elapsed = 0.0  # simulated seconds since start, across resets: stamps never go back
         self._counters = {"rejected_commands": 0, "rendered_frames": 0, "physics_overruns": 0}
         self._render_times: list[float] = []
@@ -81,7 +90,9 @@ class SimNode(Node):
         self.get_logger().info(
             f"simulating {robot.summary}: {robot.command_interface} commands, physics "
             f"{p['physics_rate']:.0f} Hz, joint_states {p['physics_rate'] / self._substeps:.0f} Hz, "
-            f"{cam}, {'as fast as possible' if self.fast else 'real time'}"
+            f"/clock {p['physics_rate'] / self._substeps / self._clock_every:.0f} Hz, "
+            f"{cam}, {'as fast as possible' if self.fast else 'real time'}, "
+            f"{'stamps and /clock in sim time' if self.sim_clock else 'wall-clock stamps'}"
         )
 
     # ------------------------------------------------------------------ loops
@@ -89,6 +100,7 @@ class SimNode(Node):
         period = self._substeps * self.sim.timestep
         pacer = RealTimePacer(period, realtime=not self.fast)
         next_frame = 0.0
+        ticks = 0
         while self._running:
             with self._lock:
                 self.sim.step(self._substeps)
@@ -102,7 +114,9 @@ class SimNode(Node):
                     self._offer_frame(sim_time, now_ns)
             stamp = self._stamp(sim_time, now_ns)
             self._pub_joint_states.publish(conv.joint_state(state.names, state.position, state.velocity, state.effort, stamp))
-            self._pub_clock.publish(Clock(clock=stamp))
+            if ticks % self._clock_every == 0:
+                self._pub_clock.publish(Clock(clock=stamp))
+            ticks += 1
             if ground_truth is not None:
                 position, quaternion, success = ground_truth
                 self._pub_object_pose.publish(conv.pose_stamped(position, quaternion, "base_link", stamp))
@@ -237,9 +251,9 @@ class SimNode(Node):
         self._pub_diagnostics.publish(array)
 
     def _stamp(self, sim_time: float, wall_ns: int):
-        """Real time: the wall clock of the physics tick, as a driver stamps; --fast: simulated time
-        since start (then /clock is the clock to use)."""
-        return conv.stamp(self._wall_epoch_ns + int(sim_time * 1e9) if self.fast else wall_ns)
+        """The sim clock: start's wall time plus simulated time (then /clock is the clock to use);
+        else the wall clock of the physics tick."""
+        return conv.stamp(self._wall_epoch_ns + int(sim_time * 1e9) if self.sim_clock else wall_ns)
 
     def close(self) -> None:
         self._running = False

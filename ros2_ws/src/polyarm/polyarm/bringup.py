@@ -11,7 +11,7 @@ bringup's arguments (robot, task, checkpoint...), which win.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 CONFIG_DIR = Path(__file__).resolve().parent / "config"
@@ -74,6 +74,8 @@ def describe(b: Bringup) -> list[NodeLaunch]:
     if b.record:
         nodes.append(NodeLaunch("recorder", "polyarm", "record", CONFIG_DIR / "recorder.yaml",
                                 {"output": str(Path(b.record).resolve())}, stop_rank=1))
+    if b.sim == "mujoco":  # the sim's /clock drives every node, as Gazebo's does (see sim_bridge.node)
+        nodes = [replace(n, parameters={**n.parameters, "use_sim_time": True}) for n in nodes]
     return nodes
 
 

@@ -1,4 +1,8 @@
-"""EvalClient: the ROS side of `polyarm eval`; episodes driven through the graph's services and topics."""
+"""EvalClient: the ROS side of `polyarm eval`; episodes driven through the graph's services and topics.
+
+Its clock is the sim's /clock, as every node's in the sim graph is: waits and episode budgets are
+simulated seconds, so a slow host gives the same episodes, only slower.
+"""
 
 from __future__ import annotations
 
@@ -27,11 +31,16 @@ RESUME_AFTER_S = 0.1
 SETTLE_S = 0.3
 # each call is asked again every 2 s (a response can be lost to service discovery: polyarm_common.graph)
 CALL_TIMEOUT_S = 15.0
+CLOCK_STALL_S = 10.0  # wall seconds without /clock advancing: the sim has stopped
+
+
+class SimClockStalled(RuntimeError):
+    pass
 
 
 class EvalClient(Node):
     def __init__(self, namespace: str, figures: GraphFigures):
-        super().__init__("eval", namespace=namespace)
+        super().__init__("eval", namespace=namespace, parameter_overrides=[Parameter("use_sim_time", value=True)])
         self.figures = figures
         self.triggers = {name: self.create_client(Trigger, name) for name in SERVICES}
         self.sim_parameters = self.create_client(SetParameters, "sim/set_parameters")
@@ -39,7 +48,8 @@ class EvalClient(Node):
         self.success_seen = self.pose_seen = False
         self.listening = False  # only a success reported after policy/start counts
         self.succeeded = False
-        self.command_times: list[float] = []
+        self.command_times: list[float] = []  # sim time of each command
+        self._clock_last, self._clock_seen = 0.0, time.monotonic()  # the sim clock, and the wall time it last moved
         self.create_subscription(Bool, "sim/success", self._on_success, STATE)
         self.create_subscription(PoseStamped, "controller/ee_pose", self._on_pose, STATE)
         self.create_subscription(PoseStamped, "controller/target_pose", self._on_target, COMMAND)
@@ -55,7 +65,7 @@ class EvalClient(Node):
 
     def _on_target(self, msg: PoseStamped) -> None:
         if self.listening:
-            self.command_times.append(time.monotonic())
+            self.command_times.append(self.now())
 
     def _on_diagnostics(self, msg: DiagnosticArray) -> None:
         if not self.recording_figures:
@@ -88,11 +98,25 @@ class EvalClient(Node):
             rclpy.spin_once(self, timeout_sec=0.1)
         raise TimeoutError(f"the graph did not come up within {timeout:g} s (waiting for {missing or 'sim/success and ee_pose'}); see the node logs")
 
+    def now(self) -> float:
+        """Seconds of the sim clock."""
+        return self.get_clock().now().nanoseconds * 1e-9
+
+    def spin_once(self, graph, timeout: float) -> None:
+        """One spin; NodeExited if a node died, SimClockStalled if /clock stood still CLOCK_STALL_S."""
+        graph.check()
+        rclpy.spin_once(self, timeout_sec=timeout)
+        now, wall = self.now(), time.monotonic()
+        if now != self._clock_last:
+            self._clock_last, self._clock_seen = now, wall
+        elif wall - self._clock_seen > CLOCK_STALL_S:
+            raise SimClockStalled(f"/clock did not advance for {CLOCK_STALL_S:g} s: the sim has stopped (see its log)")
+
     def spin_for(self, seconds: float, graph) -> None:
-        end = time.monotonic() + seconds
-        while time.monotonic() < end:
-            graph.check()
-            rclpy.spin_once(self, timeout_sec=min(0.02, max(end - time.monotonic(), 0.0)))
+        """Spin for `seconds` of sim time."""
+        end = self.now() + seconds
+        while self.now() < end:
+            self.spin_once(graph, 0.01)
 
     # ---------------------------------------------------------- episodes
     def episode(self, graph, seed: int, length: int, period: float) -> Episode:
@@ -106,20 +130,19 @@ class EvalClient(Node):
         self.spin_for(SETTLE_S, graph)
         self.command_times, self.succeeded, self.listening = [], False, True
         self.recording_figures = True
-        start = time.monotonic()
+        start = self.now()
         self.call("policy/start")
         reason = ""
         while not self.succeeded:
-            graph.check()
-            rclpy.spin_once(self, timeout_sec=0.01)
-            now, sent = time.monotonic(), self.command_times
+            self.spin_once(graph, 0.01)
+            now, sent = self.now(), self.command_times
             if len(sent) >= length and now - sent[length - 1] >= period:  # the last command had its period to act
                 reason = f"not done after {length} commands"
                 break
             if now - start > (length + 4) * period:
                 reason = f"only {len(sent)} of {length} commands in {now - start:.1f} s (see the policy log)"
                 break
-        seconds = time.monotonic() - start
+        seconds = self.now() - start
         self.listening = False
         self.call("policy/stop")
         self.recording_figures = False
@@ -144,7 +167,7 @@ def run_episodes(graph, args, length: int, figures: GraphFigures, episodes: list
             episodes.append(e)
             done = sum(x.success for x in episodes)
             print(f"  episode {i + 1:>3}/{args.episodes}  seed {e.seed:<7} {'success' if e.success else 'failure'} "
-                  f"in {e.seconds:4.1f} s, {e.commands} commands  [{done}/{i + 1}]" + (f"  ({e.reason})" if e.reason else ""), flush=True)
+                  f"in {e.seconds:4.1f} s, {e.commands} commands  [{done}/{len(episodes)}]" + (f"  ({e.reason})" if e.reason else ""), flush=True)
         client.call("policy/stop")
         client.call("controller/hold")
     finally:

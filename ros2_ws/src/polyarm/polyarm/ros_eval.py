@@ -10,7 +10,8 @@ as `polyarm up` does) and runs seeded episodes through the graph's own interface
 home pose within that time, once it has seen the post-reset joint_states.)
 
 An episode has the Gymnasium env's budget: `episode_length` policy commands, each given one policy
-period to act. Episode i uses seed SEED + i, the same placement `polyarm evaluate --seed SEED` uses,
+period to act. Every node, this client included, runs on the sim's /clock (use_sim_time), so waits,
+budgets and episode times are simulated seconds and a slow host changes only how long it takes. Episode i uses seed SEED + i, the same placement `polyarm evaluate --seed SEED` uses,
 so the two success rates can be compared episode by episode.
 
 It prints the success rate with a 95% Wilson interval, the episode times, the achieved policy rate,
@@ -35,7 +36,7 @@ import numpy as np
 class Episode:
     seed: int
     success: bool
-    seconds: float  # from policy/start to success, or to the end of the budget
+    seconds: float  # of sim time, from policy/start to success or to the end of the budget
     commands: int
     reason: str = ""
 
@@ -106,12 +107,14 @@ def report(summary: dict, title: str) -> str:
     lines = [
         title,
         f"  success          {f['successes']}/{f['episodes']} = {100 * f['success_rate']:.1f}%  (95% Wilson interval {100 * low:.1f}-{100 * high:.1f}%)",
-        f"  episode time     mean {f['episode_seconds']['mean']:.1f} s  (min {f['episode_seconds']['min']:.1f}, max {f['episode_seconds']['max']:.1f})",
+        f"  episode time     mean {f['episode_seconds']['mean']:.1f} s of sim time  (min {f['episode_seconds']['min']:.1f}, max {f['episode_seconds']['max']:.1f})",
         f"  policy rate      {_num(f['policy_rate_hz'], 'Hz')}  (inference {_num(f['inference_ms'], 'ms')})",
         f"  controller       {_num(f['controller_rate_hz'], 'Hz')}; period p50 {ms(period['p50'])}, p99 {ms(period['p99'])}, max {ms(period['max'])}",
         f"  obs -> command   mean {ms(o2c['mean'])}, max {ms(o2c['max'])}",
         f"  sim              real-time factor mean {_num(rtf['mean'], '')}, min {_num(rtf['min'], '')}",
     ]
+    if rtf["mean"] is not None and rtf["mean"] < 0.9:
+        lines.append("                   (rates are per wall second; on the sim's clock the graph kept its own rates)")
     return "\n".join(lines)
 
 
