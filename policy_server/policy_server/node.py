@@ -142,7 +142,7 @@ class PolicyNode(Node):
     # ------------------------------------------------------------- ticks
     def _on_tick(self) -> None:
         tick_stamp = self.get_clock().now()
-        self._rate.tick(time.monotonic())
+        self._rate.tick(tick_stamp.nanoseconds * 1e-9)  # the node's clock, as the controller's meter
         if not self.active:
             return
         if self._pending is not None and not self._pending.done():

@@ -114,7 +114,7 @@ def report(summary: dict, title: str) -> str:
         f"  sim              real-time factor mean {_num(rtf['mean'], '')}, min {_num(rtf['min'], '')}",
     ]
     if rtf["mean"] is not None and rtf["mean"] < 0.9:
-        lines.append("                   (rates are per wall second; on the sim's clock the graph kept its own rates)")
+        lines.append("                   (the graph runs on the sim's clock: the figures above are in simulated seconds)")
     return "\n".join(lines)
 
 

@@ -88,8 +88,9 @@ class ControllerNode(Node):
 
     def _on_tick(self) -> None:
         t0 = time.perf_counter()
-        self._period_meter.tick(time.monotonic())
-        out = self.core.tick(self._now())
+        now = self._now()  # the node's clock: the sim's in sim (use_sim_time), so a slow host does not read as jitter
+        self._period_meter.tick(now)
+        out = self.core.tick(now)
         stamp = self.get_clock().now().to_msg()
         if out.command is not None:
             msg = JointState(name=list(self.robot.arm_joints))
