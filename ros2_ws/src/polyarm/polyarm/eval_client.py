@@ -35,7 +35,7 @@ CLOCK_STALL_S = 10.0  # wall seconds without /clock advancing: the sim has stopp
 
 
 class SimClockStalled(RuntimeError):
-    pass
+    """/clock stopped advancing while the sim process still runs (a hung sim)."""
 
 
 class EvalClient(Node):

@@ -11,8 +11,9 @@ home pose within that time, once it has seen the post-reset joint_states.)
 
 An episode has the Gymnasium env's budget: `episode_length` policy commands, each given one policy
 period to act. Every node, this client included, runs on the sim's /clock (use_sim_time), so waits,
-budgets and episode times are simulated seconds and a slow host changes only how long it takes. Episode i uses seed SEED + i, the same placement `polyarm evaluate --seed SEED` uses,
-so the two success rates can be compared episode by episode.
+budgets and episode times are simulated seconds and a slow host changes only how long it takes.
+Episode i uses seed SEED + i, the same placement `polyarm evaluate --seed SEED` uses, so the two
+success rates can be compared episode by episode.
 
 It prints the success rate with a 95% Wilson interval, the episode times, the achieved policy rate,
 the controller's period jitter, the observation-to-command latency and the sim's real-time factor,
