@@ -159,7 +159,7 @@ def jitter_in_running_stack(robot: str, seconds: float, priority: int) -> dict:
             target.publish(conv.pose_stamped(p, quaternion, center.header.frame_id, center.header.stamp))
             spin_for(node, 0.5)
         # the controller stamps each command when its tick runs: the node-side period, every tick
-        stamps = np.array([m.header.stamp.sec + 1e-9 * m.header.stamp.nanosec for m in commands.messages])
+        stamps = np.array([conv.seconds(m.header.stamp) for m in commands.messages])
         periods = 1e3 * np.diff(stamps)
         received = 1e3 * np.diff(commands.times)
         node_side = [{kv.key: kv.value for kv in s.values} for a in diagnostics.messages for s in a.status if s.name.startswith("controller")]

@@ -43,8 +43,7 @@ class Arm:
         spin_until(node, lambda: self.target_pub.get_subscription_count() > 0, 10, "the controller's target subscription")
 
     def sim_time(self) -> float:
-        stamp = self.states.last.header.stamp
-        return stamp.sec + 1e-9 * stamp.nanosec
+        return conv.seconds(self.states.last.header.stamp)
 
     def wait(self, seconds: float) -> None:
         """Spin for `seconds` of sim time (the sim stamps joint_states with it)."""
@@ -56,14 +55,15 @@ class Arm:
         `settled` s (one slow sample can be the turning point of an oscillation)."""
         end = self.sim_time() + within
         rows = [self.states.last.name.index(j) for j in self.robot.arm_joints]
-        still_since = [None]
+        still_since = None  # sim time the current slow run began
 
         def at_rest() -> bool:
+            nonlocal still_since
             if max(abs(self.states.last.velocity[i]) for i in rows) >= speed:
-                still_since[0] = None
-            elif still_since[0] is None:
-                still_since[0] = self.sim_time()
-            return still_since[0] is not None and self.sim_time() - still_since[0] >= settled
+                still_since = None
+            elif still_since is None:
+                still_since = self.sim_time()
+            return still_since is not None and self.sim_time() - still_since >= settled
 
         spin_until(self.node, lambda: at_rest() or self.sim_time() >= end, 15 + 20 * within, f"{within:g} s of sim time")
         return at_rest()

@@ -90,7 +90,7 @@ def test_targets_come_at_2_hz_and_equal_the_model_on_the_same_observation(node, 
     spin_until(node, lambda: len(heard.messages) >= 3, 60, "targets")
     heard.clear()
     spin_until(node, lambda: len(heard.messages) >= 21, 30, "21 targets")
-    stamps = np.array([m.header.stamp.sec + 1e-9 * m.header.stamp.nanosec for m in heard.messages])
+    stamps = np.array([conv.seconds(m.header.stamp) for m in heard.messages])
     rate = (len(stamps) - 1) / (stamps[-1] - stamps[0])
     assert abs(rate - 2.0) <= 0.02, f"{rate:.4f} Hz"
     expected = recorded.expected_target(checkpoints / "bc.pt")

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from conftest import Collector, call_service, set_parameters, spin_for, spin_until
 from diagnostic_msgs.msg import DiagnosticArray
-from polyarm_common.conversions import image_to_array
+from polyarm_common.conversions import image_to_array, seconds
 from polyarm_common.qos import COMMAND, SENSOR, STATE
 from polyarm_description import get_robot
 from rosgraph_msgs.msg import Clock
@@ -197,7 +197,7 @@ def test_fast_mode_runs_faster_than_real_time(node, start_sim):
     states = wait_for_states(node, sim)
     states.clear()
     spin_for(node, 1.0)
-    sim_span = _stamp_s(states.messages[-1]) - _stamp_s(states.messages[0])
+    sim_span = seconds(states.messages[-1].header.stamp) - seconds(states.messages[0].header.stamp)
     wall_span = states.times[-1] - states.times[0]
     assert sim_span > 2.0 * wall_span
 
@@ -207,16 +207,12 @@ def test_on_sim_time_stamps_and_clock_count_simulated_seconds(node, start_sim):
     states = wait_for_states(node, sim)
     clock = Collector(node, Clock, "/clock", STATE)
     spin_until(node, lambda: len(clock.messages) > 50, 10, "/clock")
-    state_stamps = np.array([_stamp_s(m) for m in states.messages[-40:]])
-    clock_stamps = np.array([m.clock.sec + 1e-9 * m.clock.nanosec for m in clock.messages[-40:]])
+    state_stamps = np.array([seconds(m.header.stamp) for m in states.messages[-40:]])
+    clock_stamps = np.array([seconds(m.clock) for m in clock.messages[-40:]])
     # exact steps of simulated time (wall-clock stamps would jitter): joint_states 200 Hz, /clock 100 Hz
     assert np.allclose(np.diff(state_stamps), 0.005, atol=2e-6), np.diff(state_stamps)
     assert np.allclose(np.diff(clock_stamps), 0.010, atol=2e-6), np.diff(clock_stamps)
-    assert set(np.round(clock_stamps, 6)) <= set(np.round([_stamp_s(m) for m in states.messages], 6))
-
-
-def _stamp_s(msg) -> float:
-    return msg.header.stamp.sec + 1e-9 * msg.header.stamp.nanosec
+    assert set(np.round(clock_stamps, 6)) <= set(np.round([seconds(m.header.stamp) for m in states.messages], 6))
 
 
 @pytest.mark.parametrize(

@@ -156,7 +156,7 @@ class PolicyNode(Node):
         if missing:
             return self._skip(f"no {' or '.join(missing)} received yet")
         now_s = tick_stamp.nanoseconds * 1e-9
-        ages = {name: now_s - _seconds(msg.header.stamp) for name, msg in inputs.items() if msg is not False}
+        ages = {name: now_s - conv.seconds(msg.header.stamp) for name, msg in inputs.items() if msg is not False}
         if max(ages.values()) > self.max_age:
             listed = ", ".join(f"{name} {1e3 * age:.0f} ms" for name, age in ages.items())
             return self._skip(f"observation too old ({listed}; max {1e3 * self.max_age:.0f} ms): not moving")
@@ -192,7 +192,7 @@ class PolicyNode(Node):
         if command.gripper is not None:
             self._pub_gripper.publish(Float64(data=command.gripper))
         self._stats["steps"] += 1
-        oldest = min(_seconds(m.header.stamp) for m in inputs.values() if m is not False)
+        oldest = min(conv.seconds(m.header.stamp) for m in inputs.values() if m is not False)
         self._obs_to_command_ms.append(1e3 * (self.get_clock().now().nanoseconds * 1e-9 - oldest))
 
     def _hold(self, reason: str) -> None:
@@ -274,7 +274,3 @@ class PolicyNode(Node):
         response = call_service(self, self._hold_client, Trigger.Request(), timeout=2.0, attempt_s=0.5)
         held = response is not None and response.success
         self.get_logger().info("shutting down; the controller holds" if held else "shutting down; controller/hold did not answer")
-
-
-def _seconds(stamp) -> float:
-    return stamp.sec + 1e-9 * stamp.nanosec

@@ -15,6 +15,11 @@ def stamp(nanoseconds: int) -> Time:
     return Time(sec=nanoseconds // 1_000_000_000, nanosec=nanoseconds % 1_000_000_000)
 
 
+def seconds(time: Time) -> float:
+    """A stamp (or a Clock message's clock) in seconds."""
+    return time.sec + 1e-9 * time.nanosec
+
+
 def joint_state(names, position, velocity, effort, time: Time) -> JointState:
     msg = JointState(name=list(names))
     msg.header.stamp = time
