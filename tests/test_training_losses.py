@@ -23,6 +23,15 @@ def test_cql_penalty_is_the_importance_sampled_logsumexp_minus_the_dataset_q():
     assert penalty.item() == pytest.approx(by_hand, abs=1e-6)
 
 
+def test_cql_penalty_without_importance_sampling_is_the_logsumexp_of_the_samples_and_the_data():
+    # CQL's min_q_version 2: no densities; the data action's Q joins the logsumexp
+    penalty = cql_penalty(q_data=t([1.0]), q_random=t([[0.5]]), q_policy=t([[2.0]]), q_next_policy=t([[1.0]]),
+                          log_prob_policy=t([[0.3]]), log_prob_next_policy=t([[-0.2]]), action_dim=2,
+                          importance_sampling=False)
+    by_hand = math.log(math.exp(0.5) + math.exp(1.0) + math.exp(2.0) + math.exp(1.0)) - 1.0
+    assert penalty.item() == pytest.approx(by_hand, abs=1e-6)
+
+
 def test_cql_penalty_averages_over_states():
     q = t([[0.0], [0.0]])
     penalty = cql_penalty(t([0.0, 2.0]), q, q, q, q, q, action_dim=1)

@@ -4,8 +4,8 @@
 
 The logsumexp over actions is estimated as in CQL's code, by importance sampling with N negative
 samples from each of: the uniform density on [-1, 1]^|A| (0.5^|A|), π(·|s) and π(·|s'), each Q minus its
-log density. COG: α_cql = 1, N = 1, no entropy term in the backup (CQL(H)), and the actor behaviour-
-cloned for the first 10k steps: J_π = E[α log π(a_π|s) - log π(a_D|s)].
+log density (CQL's `min_q_version` 3). COG: α_cql = 1, N = 1, no entropy term in the backup (CQL(H)),
+and the actor behaviour-cloned for the first 10k steps: J_π = E[α log π(a_π|s) - log π(a_D|s)].
 
 Two warm-start options go beyond COG, for short runs on small data: `bc_on_mean` regresses the deployed
 action tanh(μ) onto a_D by squared error (as `--algo bc`) and fits σ apart, and `bc_lr` lets the warm start
@@ -13,6 +13,13 @@ run at a higher learning rate than the RL phase that follows (COG's policy lr, 3
 warm start never uses the temperature: while it fits σ below the target entropy, α keeps rising (to
 about 2 over 4000 steps from images) and then outweighs Q in the RL phase. `--target-entropy` near the
 fitted entropy avoids that (α 0.15-0.6 measured), though success after the RL phase stayed at 25-40%.
+
+`importance_sampling=False` is CQL's `min_q_version` 2: the logsumexp of the samples' and the data
+action's Q as they are. A warm-started actor is narrow (log π about +13 against the uniform's
+8 log 0.5 = -5.5), so under importance sampling its samples weigh about e^-18 of a uniform one and the
+penalty pushes down the uniform samples only; version 2 pushes down the actor's own samples too. From
+48x48 images that did worse (docs/benchmarks.md): 35% / 15% a thousand RL steps after a 100% warm start
+(α_cql 5 / 20), against 80% / 95% with importance sampling.
 """
 
 from __future__ import annotations
@@ -33,13 +40,18 @@ class CQLConfig(SACConfig):
     bc_steps: int = 10_000  # behaviour-cloning warm start of the actor
     bc_on_mean: bool = False  # warm start on ||tanh(μ) - a_D||² instead of -log π(a_D|s)
     bc_lr: float | None = None  # the actor's learning rate during the warm start (None: actor_lr)
+    importance_sampling: bool = True  # CQL's min_q_version 3 (COG); False: version 2
 
 
-def cql_penalty(q_data, q_random, q_policy, q_next_policy, log_prob_policy, log_prob_next_policy, action_dim: int):
+def cql_penalty(q_data, q_random, q_policy, q_next_policy, log_prob_policy, log_prob_next_policy, action_dim: int,
+                importance_sampling: bool = True):
     """Eq. 6's bracket for one critic. q_data: B; the others: B x N."""
-    log_uniform = action_dim * math.log(0.5)
-    samples = torch.cat([q_random - log_uniform, q_policy - log_prob_policy, q_next_policy - log_prob_next_policy], dim=1)
-    return (torch.logsumexp(samples, dim=1) - q_data).mean()
+    if importance_sampling:
+        log_uniform = action_dim * math.log(0.5)
+        samples = [q_random - log_uniform, q_policy - log_prob_policy, q_next_policy - log_prob_next_policy]
+    else:
+        samples = [q_random, q_data[:, None], q_policy, q_next_policy]
+    return (torch.logsumexp(torch.cat(samples, dim=1), dim=1) - q_data).mean()
 
 
 def bc_actor_loss(log_prob_policy, log_prob_data, alpha) -> torch.Tensor:
@@ -74,7 +86,8 @@ class CQL(SAC):
         repeated = [f.repeat_interleave(n, 0) for f in features]  # Q(s, ·) for every sample, one encoder pass
         q_random, q_policy, q_next = (self.critic.values(repeated, a) for a in (random, policy, next_policy))
         penalties = [cql_penalty(q_data, q_random[i].view(size, n), q_policy[i].view(size, n), q_next[i].view(size, n),
-                                 log_prob.view(size, n), next_log_prob.view(size, n), self.arch.action_dim)
+                                 log_prob.view(size, n), next_log_prob.view(size, n), self.arch.action_dim,
+                                 self.config.importance_sampling)
                      for i, q_data in enumerate((q1, q2))]
         penalty = penalties[0] + penalties[1]
         return self.config.cql_alpha * penalty, {"cql_penalty": penalty.item() / 2}
