@@ -112,6 +112,33 @@ def test_a_shared_image_encoder_is_trained_by_the_critic_alone():
     assert cql.critic_target.encoders[0] is not encoder
 
 
+def test_the_cql_penalty_scores_each_state_with_its_own_negative_samples():
+    # one critic pass over all 3N samples of the batch must equal the penalty computed state by state
+    from policy_server.models import Architecture
+    from policy_server.training.cql import CQL, CQLConfig, cql_penalty
+
+    torch.manual_seed(0)
+    n, batch = 3, _tiny_state_batch()
+    cql = CQL(Architecture(image_size=0, action_dim=4, hidden=(16,)), CQLConfig(negative_samples=n, cql_alpha=2.0))
+    features = cql.critic.features(batch.image, batch.state, batch.task)
+    q_data = cql.critic.values(features, batch.action)
+    next_distribution = cql.actor.distribution(batch.next_image, batch.next_state, batch.task)
+    torch.manual_seed(1)
+    penalty, _ = cql.critic_regularizer(batch, features, *q_data, next_distribution)
+    torch.manual_seed(1)  # the same samples, drawn in the same order
+    with torch.no_grad():
+        random = torch.empty(len(batch.action) * n, 4).uniform_(-1.0, 1.0)
+        policy, log_prob = cql._samples(cql.actor.distribution(batch.image, batch.state, batch.task), n)
+        next_policy, next_log_prob = cql._samples(next_distribution, n)
+    by_state = 0.0
+    for i in range(2):
+        for s in range(len(batch.action)):
+            rows, state_features = slice(s * n, (s + 1) * n), [f[s:s + 1].expand(n, -1) for f in features]
+            q = [cql.critic.values(state_features, a[rows])[i][None] for a in (random, policy, next_policy)]
+            by_state += cql_penalty(q_data[i][s:s + 1], *q, log_prob[rows][None], next_log_prob[rows][None], 4).item()
+    assert penalty.item() == pytest.approx(2.0 * by_state / len(batch.action), rel=1e-5)
+
+
 def _tiny_state_batch():
     return _random_transitions(32, action_dim=4).sample(8, augment=False)
 
