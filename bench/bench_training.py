@@ -2,7 +2,9 @@
 same networks and the same batch size, for state-based (MLP 256x256) and 48x48 image (COG's network)
 policies. The peer, d3rlpy 2.8.1, needs its own environment (it pins gymnasium 1.0); give its
 Python with --peer-python and the state-based CQL and PLAS rows get its speed on the same shapes,
-networks and batch size (bench/d3rlpy_peer.py), measured in the same run. The faster image option
+networks and batch size (bench/d3rlpy_peer.py), measured in the same run: the two alternate for
+--rounds rounds, because the machine's load moves both by 20% and more from minute to minute, and the
+table gives medians with the range of the per-round ratios. The faster image option
 (one encoder shared by critics and actor, features projected to 50) is timed against COG's network:
 
     python3 -m venv /tmp/d3venv && /tmp/d3venv/bin/pip install d3rlpy==2.8.1 torch==2.13.0
@@ -13,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import statistics
 import subprocess
 import time
 from pathlib import Path
@@ -23,6 +26,7 @@ from policy_server.training.data import TransitionData
 from policy_server.training.recipes import ALGORITHMS, CONFIGS
 
 FAST_FEATURES = 50  # DrQ's feature width
+PEER_ALGORITHMS = ("cql", "plas")  # what bench/d3rlpy_peer.py times
 
 
 def synthetic(image_size: int, n: int = 4000, state_dim: int = 8) -> TransitionData:
@@ -61,31 +65,45 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=100)
     parser.add_argument("--batch-size", type=int, default=256)
     parser.add_argument("--peer-python", help="Python of an environment with d3rlpy 2.8.1")
+    parser.add_argument("--rounds", type=int, default=3,
+                        help="rows with a peer: the peer and polyarm alternate this many times (medians reported)")
     args = parser.parse_args()
-    peer = peer_speeds(args.peer_python, args.steps, args.batch_size) if args.peer_python else {}
+    state = Architecture(image_size=0, state_dim=11, hidden=(256, 256))
+    state_data = synthetic(0, state_dim=state.state_dim)
+    peer, rounds = {}, {}
+    if args.peer_python:  # interleaved, so that a change in the machine's load hits both libraries alike
+        peer_runs, ours = [], {algo: [] for algo in PEER_ALGORITHMS}
+        for _ in range(args.rounds):
+            peer_runs.append(peer_speeds(args.peer_python, args.steps, args.batch_size))
+            for algo in PEER_ALGORITHMS:
+                ours[algo].append(steps_per_second(algo, state, state_data, args.batch_size, args.steps))
+        peer = {**peer_runs[0], **{algo: statistics.median(r[algo] for r in peer_runs) for algo in PEER_ALGORITHMS}}
+        rounds = {algo: (ours[algo], [o / r[algo] for o, r in zip(ours[algo], peer_runs, strict=True)]) for algo in PEER_ALGORITHMS}
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, batch {args.batch_size}, {args.steps} timed steps"
-          + (f"; peer d3rlpy {peer['d3rlpy']} (torch {peer['torch']}, {peer['threads']} threads)" if peer else ""))
+          + (f"; peer d3rlpy {peer['d3rlpy']} (torch {peer['torch']}, {peer['threads']} threads), "
+             f"{args.rounds} interleaved rounds: medians, ratio range in brackets" if peer else ""))
     print("| observation | algorithm | polyarm steps/s | ms/step | peer | peer steps/s | ratio |\n|---|---|---:|---:|---|---:|---:|")
     image = Architecture(image_size=48, state_dim=8, hidden=(256, 256))
-    rows = [("state (MLP 256x256)", Architecture(image_size=0, state_dim=11, hidden=(256, 256)), ("bc", "cql", "plas")),
+    rows = [("state (MLP 256x256)", state, ("bc", "cql", "plas")),
             ("48x48 image", image, ("bc", "cql", "plas")),
             (f"48x48 image, shared encoder, {FAST_FEATURES}-d features",
              Architecture(image_size=48, state_dim=8, hidden=(256, 256), feature_dim=FAST_FEATURES, shared_encoder=True), ("cql",))]
     image_rates = {}
     for label, arch, algos in rows:
-        data = synthetic(arch.image_size, state_dim=arch.state_dim)
+        data = state_data if arch == state else synthetic(arch.image_size, state_dim=arch.state_dim)
         for algo in algos:
-            rate = steps_per_second(algo, arch, data, args.batch_size, args.steps)
+            if arch == state and algo in rounds:  # measured above, against the peer
+                rates, ratios = rounds[algo]
+                rate = statistics.median(rates)
+                versus = f"d3rlpy | {peer[algo]:.1f} | {statistics.median(ratios):.2f} ({min(ratios):.2f}-{max(ratios):.2f})"
+            else:
+                rate = steps_per_second(algo, arch, data, args.batch_size, args.steps)
+                versus = "- | - | -"
             if arch == image:
                 image_rates[algo] = rate
-            if arch.image_size == 0 and peer.get(algo):
-                versus = f"d3rlpy | {peer[algo]:.1f} | {rate / peer[algo]:.2f}"
-            elif arch.shared_encoder:  # the faster option against COG's network in the same run
+            if arch.shared_encoder:  # the faster option against COG's network in the same run
                 versus = f"COG's network | {image_rates[algo]:.1f} | {rate / image_rates[algo]:.2f}"
-            else:
-                versus = "- | - | -"
             print(f"| {label} | {algo} | {rate:.1f} | {1e3 / rate:.1f} | {versus} |")
-
 
 if __name__ == "__main__":
     main()
