@@ -42,6 +42,10 @@ class Arm:
         spin_until(node, lambda: len(self.states.messages) > 5, 20, "joint_states from the sim")
         spin_until(node, lambda: self.target_pub.get_subscription_count() > 0, 10, "the controller's target subscription")
 
+    def arm_rows(self) -> list[int]:
+        """Where the arm's joints are in joint_states (which also carries the fingers)."""
+        return [self.states.last.name.index(j) for j in self.robot.arm_joints]
+
     def sim_time(self) -> float:
         return conv.seconds(self.states.last.header.stamp)
 
@@ -54,7 +58,7 @@ class Arm:
         """Whether, within `within` s of sim time, every arm joint stays below `speed` rad/s for
         `settled` s (one slow sample can be the turning point of an oscillation)."""
         end = self.sim_time() + within
-        rows = [self.states.last.name.index(j) for j in self.robot.arm_joints]
+        rows = self.arm_rows()
         still_since = None  # sim time the current slow run began
 
         def at_rest() -> bool:
@@ -192,7 +196,7 @@ def test_panda_compliance_matches_impedance_and_osc_stiffness(node, arm_graph):
     displacement = arm.pose()[0] - target_p
     # what the law predicts: e = (Lambda Kp)^-1 F at the arm's current configuration
     panda = get_robot("panda")
-    q = np.array([arm.states.last.position[arm.states.last.name.index(j)] for j in panda.arm_joints])
+    q = np.array(arm.states.last.position)[arm.arm_rows()]
     state = RobotDynamics(panda).state(q, np.zeros(7))
     Lambda = task_space_inertia(state.J, np.linalg.inv(state.M), 0.01)
     predicted = np.linalg.solve(Lambda * np.array([150.0] * 6), np.concatenate([force, np.zeros(3)]))[:3]
@@ -220,8 +224,7 @@ def test_stale_joint_states_make_the_controller_hold(node, arm_graph, robot):
     arm.wait(0.3)  # mid-motion
     relaying[0] = False
     assert arm.comes_to_rest(within=1.5), "the arm stops once joint_states go stale"
-    name_index = {n: i for i, n in enumerate(arm.states.last.name)}
-    rows = [name_index[j] for j in arm.robot.arm_joints]
+    rows = arm.arm_rows()
     q_after_stop = np.array(arm.states.last.position)[rows]
     arm.wait(1.5)
     q_later = np.array(arm.states.last.position)[rows]

@@ -142,7 +142,8 @@ class PolicyNode(Node):
     # ------------------------------------------------------------- ticks
     def _on_tick(self) -> None:
         tick_stamp = self.get_clock().now()
-        self._rate.tick(tick_stamp.nanoseconds * 1e-9)  # the node's clock, as the controller's meter
+        now_s = tick_stamp.nanoseconds * 1e-9
+        self._rate.tick(now_s)  # the node's clock, as the controller's meter
         if not self.active:
             return
         if self._pending is not None and not self._pending.done():
@@ -155,7 +156,6 @@ class PolicyNode(Node):
         missing = [name for name, msg in inputs.items() if msg is None]
         if missing:
             return self._skip(f"no {' or '.join(missing)} received yet")
-        now_s = tick_stamp.nanoseconds * 1e-9
         ages = {name: now_s - conv.seconds(msg.header.stamp) for name, msg in inputs.items() if msg is not False}
         if max(ages.values()) > self.max_age:
             listed = ", ".join(f"{name} {1e3 * age:.0f} ms" for name, age in ages.items())
