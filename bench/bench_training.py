@@ -105,5 +105,6 @@ def main() -> None:
                 versus = f"COG's network | {image_rates[algo]:.1f} | {rate / image_rates[algo]:.2f}"
             print(f"| {label} | {algo} | {rate:.1f} | {1e3 / rate:.1f} | {versus} |")
 
+
 if __name__ == "__main__":
     main()

@@ -6,7 +6,7 @@ import pytest
 import torch
 from policy_server.models import Architecture, PLASPolicy
 from policy_server.training.bc import distillation_loss
-from policy_server.training.cql import bc_actor_loss, bc_mean_actor_loss, cql_penalty
+from policy_server.training.cql import bc_actor_loss, bc_mean_actor_loss, bc_regularized_actor_loss, cql_penalty
 from policy_server.training.data import random_crop
 from policy_server.training.plas import cvae_loss, soft_clipped_double_q
 from policy_server.training.sac import actor_loss, critic_loss, soft_q_target, squashed_log_prob
@@ -47,6 +47,17 @@ def test_the_two_bc_warm_start_losses():
     u = math.atanh(-0.5)
     log_likelihood = -0.5 * ((u - mean.item()) / 0.4) ** 2 - math.log(0.4) - 0.5 * math.log(2 * math.pi) - math.log(1 - 0.25)
     assert bc_mean_actor_loss(mean, log_std, data).item() == pytest.approx(1.0 - log_likelihood, abs=1e-5)
+
+
+def test_the_bc_regularised_actor_loss_weighs_the_squared_error_by_mean_abs_q():
+    # TD3+BC's form: SAC's loss + w · mean|Q| · mean ||tanh(μ) - a_D||², with mean|Q| a constant
+    q = t([-4.0, 2.0], requires_grad=True)
+    mean, data = t([[math.atanh(0.5)], [0.0]], requires_grad=True), t([[0.0], [0.5]])
+    loss = bc_regularized_actor_loss(t(1.5), q, mean, data, weight=0.4)
+    assert loss.item() == pytest.approx(1.5 + 0.4 * 3.0 * (0.25 + 0.25) / 2, abs=1e-6)
+    loss.backward()
+    assert q.grad is None  # the weight does not pull Q toward zero
+    assert mean.grad[1, 0].item() == pytest.approx(0.4 * 3.0 * 2 * (0.0 - 0.5) / 2, abs=1e-6)
 
 
 def test_the_mean_warm_start_fits_mu_by_squared_error_alone():

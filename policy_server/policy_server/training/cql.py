@@ -20,6 +20,13 @@ action's Q as they are. A warm-started actor is narrow (log π about +13 against
 penalty pushes down the uniform samples only; version 2 pushes down the actor's own samples too. From
 48x48 images that did worse (docs/benchmarks.md): 35% / 15% a thousand RL steps after a 100% warm start
 (α_cql 5 / 20), against 80% / 95% with importance sampling.
+
+`bc_weight` keeps the warm start's squared error in the RL phase's actor loss, weighted as TD3+BC
+weighs it (w·mean|Q|, so w does not depend on Q's scale). The critic is CQL's, unchanged. From 48x48
+images at w 0.4 (docs/benchmarks.md) the RL phase held 90-100% for 3000-4000 steps where the pure CQL
+actor fell to 30-50%; the actor still moves, less far (0.044 per action dimension over 3000 steps,
+against 0.080). At α_cql 20 and 5 the critic then diverged and success collapsed; at α_cql 1 it stayed
+at 80-100% for 5000-7000 RL steps (two seeds).
 """
 
 from __future__ import annotations
@@ -29,7 +36,8 @@ from dataclasses import dataclass
 
 import torch
 
-from policy_server.training.sac import SAC, SACConfig, action_log_prob, squashed_sample
+from policy_server.training.bc import distillation_loss
+from policy_server.training.sac import SAC, SACConfig, action_log_prob, actor_loss, squashed_sample
 
 
 @dataclass
@@ -41,6 +49,7 @@ class CQLConfig(SACConfig):
     bc_on_mean: bool = False  # warm start on ||tanh(μ) - a_D||² instead of -log π(a_D|s)
     bc_lr: float | None = None  # the actor's learning rate during the warm start (None: actor_lr)
     importance_sampling: bool = True  # CQL's min_q_version 3 (COG); False: version 2
+    bc_weight: float = 0.0  # after the warm start, keep w·mean|Q|·||tanh(μ) - a_D||² in J_π (TD3+BC's form)
 
 
 def cql_penalty(q_data, q_random, q_policy, q_next_policy, log_prob_policy, log_prob_next_policy, action_dim: int,
@@ -52,6 +61,14 @@ def cql_penalty(q_data, q_random, q_policy, q_next_policy, log_prob_policy, log_
     else:
         samples = [q_random, q_data[:, None], q_policy, q_next_policy]
     return (torch.logsumexp(torch.cat(samples, dim=1), dim=1) - q_data).mean()
+
+
+def bc_regularized_actor_loss(sac_loss, q, mean, action_data, weight: float) -> torch.Tensor:
+    """TD3+BC's trade-off (Fujimoto & Gu 2021) on SAC's loss: the squared error of the deployed action,
+    summed over the action as `--algo bc` sums it, is weighted by mean|Q| of the actor's action, so that w
+    does not depend on the scale the rewards and the CQL penalty give Q. TD3+BC's default (λ = 2.5 /
+    mean|Q|, the error averaged over the action) is w = 1 / (2.5 |A|): 0.05 for the arms' 8-D action."""
+    return sac_loss + weight * q.abs().mean().detach() * distillation_loss(torch.tanh(mean), action_data)
 
 
 def bc_actor_loss(log_prob_policy, log_prob_data, alpha) -> torch.Tensor:
@@ -66,8 +83,7 @@ def bc_mean_actor_loss(mean, log_std, action_data) -> torch.Tensor:
     the trunk, and the warm start learnt press-button from images no better than COG's loss (25-30%
     against BC's 70-100%). Without the σ term σ stays broad, the backup's a' ~ π(·|s') land off the data,
     and Q fell to -500..-800 within 4000 steps."""
-    squared = ((torch.tanh(mean) - action_data) ** 2).sum(1)
-    return (squared - action_log_prob(mean.detach(), log_std, action_data)).mean()
+    return distillation_loss(torch.tanh(mean), action_data) - action_log_prob(mean.detach(), log_std, action_data).mean()
 
 
 class CQL(SAC):
@@ -109,7 +125,11 @@ class CQL(SAC):
 
     def actor_objective(self, batch, step, mean, log_std, action, log_prob):
         if step >= self.bc_until:
-            return super().actor_objective(batch, step, mean, log_std, action, log_prob)
+            if not self.config.bc_weight:
+                return super().actor_objective(batch, step, mean, log_std, action, log_prob)
+            q1, q2 = self.policy_q(batch, action)
+            sac_loss = actor_loss(log_prob, q1, q2, self.alpha)
+            return bc_regularized_actor_loss(sac_loss, torch.min(q1, q2), mean, batch.action, self.config.bc_weight)
         if self.config.bc_on_mean:
             return bc_mean_actor_loss(mean, log_std, batch.action)
         return bc_actor_loss(log_prob, action_log_prob(mean, log_std, batch.action), self.alpha)

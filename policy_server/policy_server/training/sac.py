@@ -156,9 +156,12 @@ class SAC:
         return self.actor.distribution(batch.image, batch.state, batch.task)
 
     def actor_objective(self, batch, step, mean, log_std, action, log_prob) -> torch.Tensor:
+        return actor_loss(log_prob, *self.policy_q(batch, action), self.alpha)
+
+    def policy_q(self, batch: Batch, action: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Q1 and Q2 of the actor's action, differentiable with respect to the action only."""
         with frozen(self.critic):
-            q1, q2 = self.critic(batch.image, batch.state, batch.task, action)
-        return actor_loss(log_prob, q1, q2, self.alpha)
+            return self.critic(batch.image, batch.state, batch.task, action)
 
     def actor_step(self) -> dict[str, float]:
         self.actor_optimizer.step()  # SAC-CQL-SI regularises here
