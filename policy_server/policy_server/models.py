@@ -7,7 +7,8 @@ appended after the convolutions, then fully connected layers of 1024, 512 and 25
 A faster option for actor-critic training on images (DrQ/SAC-AE's arrangement): `feature_dim`
 projects the flat convolutional features to a narrow layer-normalised vector before the state and
 the action join, and `shared_encoder` gives both critics and the actor one encoder, trained by the
-critic loss only (the actor's gradient stops at its features).
+critic loss only (the actor's gradient stops at its features). The projection alone (own encoders)
+saves little time, but on it image CQL held what its BC warm start had learnt (docs/benchmarks.md).
 
 Every deployable network maps (image float32 B x 3 x S x S in [0, 1], state B x n, task index B) to
 a deterministic action B x A in [-1, 1], so the node, ONNX export and evaluation treat them alike.
