@@ -4,9 +4,9 @@ policies. The peer, d3rlpy 2.8.1, needs its own environment (it pins gymnasium 1
 Python with --peer-python and the state-based CQL and PLAS rows get its speed on the same shapes,
 networks and batch size (bench/d3rlpy_peer.py), measured in the same run: the two alternate for
 --rounds rounds, because the machine's load moves both by 20% and more from minute to minute, and the
-table gives medians with the range of the per-round ratios. The faster image options (features
-projected to 50, each network with its own encoder or one encoder shared by critics and actor) are
-timed against COG's network:
+table gives medians with the range of the per-round ratios. The image options with features
+projected to 50 (each network with its own encoder, or the faster one encoder shared by critics and
+actor) are timed against COG's network:
 
     python3 -m venv /tmp/d3venv && /tmp/d3venv/bin/pip install d3rlpy==2.8.1 torch==2.13.0
     .venv/bin/python bench/bench_training.py --peer-python /tmp/d3venv/bin/python [--steps 100] [--batch-size 256]
@@ -104,7 +104,7 @@ def main() -> None:
                 versus = "- | - | -"
             if arch == image:
                 image_rates[algo] = rate
-            if arch.feature_dim:  # the faster options against COG's network in the same run
+            if arch.feature_dim:  # the 50-d options against COG's network in the same run
                 versus = f"COG's network | {image_rates[algo]:.1f} | {rate / image_rates[algo]:.2f}"
             print(f"| {label} | {algo} | {rate:.1f} | {1e3 / rate:.1f} | {versus} |")
 
