@@ -19,6 +19,7 @@ import json
 import statistics
 import subprocess
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import torch
@@ -87,10 +88,9 @@ def main() -> None:
     image = Architecture(image_size=48, state_dim=8, hidden=(256, 256))
     rows = [("state (MLP 256x256)", state, ("bc", "cql", "plas")),
             ("48x48 image", image, ("bc", "cql", "plas")),
-            (f"48x48 image, own encoders, {FAST_FEATURES}-d features",
-             Architecture(image_size=48, state_dim=8, hidden=(256, 256), feature_dim=FAST_FEATURES), ("cql",)),
+            (f"48x48 image, own encoders, {FAST_FEATURES}-d features", replace(image, feature_dim=FAST_FEATURES), ("cql",)),
             (f"48x48 image, shared encoder, {FAST_FEATURES}-d features",
-             Architecture(image_size=48, state_dim=8, hidden=(256, 256), feature_dim=FAST_FEATURES, shared_encoder=True), ("cql",))]
+             replace(image, feature_dim=FAST_FEATURES, shared_encoder=True), ("cql",))]
     image_rates = {}
     for label, arch, algos in rows:
         data = state_data if arch == state else synthetic(arch.image_size, state_dim=arch.state_dim)
