@@ -212,7 +212,13 @@ def test_on_sim_time_stamps_and_clock_count_simulated_seconds(node, start_sim):
     # exact steps of simulated time (wall-clock stamps would jitter): joint_states 200 Hz, /clock 100 Hz
     assert np.allclose(np.diff(state_stamps), 0.005, atol=2e-6), np.diff(state_stamps)
     assert np.allclose(np.diff(clock_stamps), 0.010, atol=2e-6), np.diff(clock_stamps)
-    assert set(np.round(clock_stamps, 6)) <= set(np.round([seconds(m.header.stamp) for m in states.messages], 6))
+    # /clock ticks on joint_states' simulated instants. Compared on the 5 ms grid, not as a subset of the
+    # received stamps: this process may drop a joint_states message on a loaded host (depth 10 at 200 Hz).
+    spin_until(node, lambda: seconds(states.last.header.stamp) >= clock_stamps[-1], 5, "joint_states to catch up")
+    all_states = np.array([seconds(m.header.stamp) for m in states.messages])
+    steps = (clock_stamps - all_states[0]) / 0.005
+    assert np.allclose(steps, np.round(steps), atol=1e-3), steps
+    assert all_states[0] <= clock_stamps[0] and clock_stamps[-1] <= all_states[-1]
 
 
 @pytest.mark.parametrize(
