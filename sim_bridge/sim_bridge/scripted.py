@@ -92,24 +92,27 @@ class GraspPolicy(ScriptedPolicy):
     def plan(self, tcp, obj):
         grasp_point = obj + np.array([0, 0, 0.6 * HALF_SIZE])
         above = grasp_point + np.array([0, 0, 0.08])
+        # A phase hands over in the step its condition first holds, so each recorded state is labelled with
+        # the action Algorithm 1 gives that state. (With a step's lag, states already within reach of the
+        # grasp point were labelled "open, descend" as often as "close", and BC learnt neither.)
         if self.phase == "start":
             self.phase = "approach"
+        if self.phase == "approach" and np.linalg.norm((above - tcp)[:2]) < 0.012:
+            self.phase = "descend"
+        if self.phase == "descend" and np.linalg.norm(grasp_point - tcp) < self.close_within:
+            self.phase = "close"
+        if self.phase == "close" and self.wait >= 2:
+            self.phase = "lift"
+        if self.phase == "lift" and tcp[2] > self.lift_to:
+            self.phase = "hold"
         if self.phase == "approach":
-            if np.linalg.norm((above - tcp)[:2]) < 0.012:
-                self.phase = "descend"
             return above - tcp, GRIPPER_OPEN, False
         if self.phase == "descend":
-            if np.linalg.norm(grasp_point - tcp) < self.close_within:
-                self.phase = "close"
             return grasp_point - tcp, GRIPPER_OPEN, False
         if self.phase == "close":
             self.wait += 1
-            if self.wait >= 2:
-                self.phase = "lift"
             return np.zeros(3), GRIPPER_CLOSE, False
         if self.phase == "lift":
-            if tcp[2] > self.lift_to:
-                self.phase = "hold"
             return np.array([0, 0, self.lift_to + 0.02 - tcp[2]]), GRIPPER_CLOSE, False
         return np.zeros(3), GRIPPER_CLOSE, False
 
@@ -135,18 +138,19 @@ class PickPlacePolicy(GraspPolicy):
     def plan(self, tcp, obj):
         if self.phase in self.GRASPING:
             move, gripper, _ = super().plan(tcp, obj)
-            return move, gripper, False
-        drop_point = np.array([*self.drop, self.carry_height])
+            if self.phase in self.GRASPING:
+                return move, gripper, False
+        drop_point = np.array([*self.drop, self.carry_height])  # the object is held from here on
         if self.phase == "hold":
             self.phase = "carry"
+        if self.phase == "carry" and np.linalg.norm((drop_point - tcp)[:2]) < self.drop_within:
+            self.phase, self.wait = "release", 0
+        if self.phase == "release" and self.wait >= 3:
+            self.phase = "neutral"
         if self.phase == "carry":
-            if np.linalg.norm((drop_point - tcp)[:2]) < self.drop_within:
-                self.phase, self.wait = "release", 0
             return drop_point - tcp, GRIPPER_CLOSE, False
         if self.phase == "release":
             self.wait += 1
-            if self.wait >= 3:
-                self.phase = "neutral"
             return np.zeros(3), GRIPPER_OPEN, False
         if self.phase == "neutral":
             self.phase = "done"
