@@ -112,6 +112,33 @@ def test_a_shared_image_encoder_is_trained_by_the_critic_alone():
     assert cql.critic_target.encoders[0] is not encoder
 
 
+@pytest.mark.parametrize("shared_encoder", [False, True])
+def test_a_cql_step_computing_the_policy_once_equals_the_critic_then_actor_update(shared_encoder):
+    # update() hands the actor's π(·|s) to CQL's negative samples; the step must be the one that computes it twice
+    import copy
+
+    from policy_server.models import Architecture
+    from policy_server.training.cql import CQL, CQLConfig
+    from policy_server.training.sac import soft_update
+
+    image_size = 48 if shared_encoder else 0
+    data = _random_transitions(64, action_dim=8, image_size=image_size)
+    arch = Architecture(image_size=image_size, feature_dim=16 if shared_encoder else 0, shared_encoder=shared_encoder, hidden=(32, 32))
+    once = CQL(arch, CQLConfig(negative_samples=2, bc_steps=1))
+    twice = copy.deepcopy(once)
+    for step in range(3):  # the warm start, then the RL phase
+        batch = data.sample(16, augment=False)
+        torch.manual_seed(step)
+        once.update(batch, step)
+        torch.manual_seed(step)
+        twice.update_critic(batch)
+        twice.update_actor(batch, step)
+        soft_update(twice.critic_target, twice.critic, twice.config.tau)
+    for name, network in once.networks().items():
+        for a, b in zip(network.parameters(), twice.networks()[name].parameters(), strict=True):
+            assert torch.equal(a, b), name
+
+
 def test_the_cql_penalty_scores_each_state_with_its_own_negative_samples():
     # one critic pass over all 3N samples of the batch must equal the penalty computed state by state
     from policy_server.models import Architecture

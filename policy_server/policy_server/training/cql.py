@@ -95,11 +95,13 @@ class CQL(SAC):
         super().__init__(arch, config)
         self.bc_until = config.bc_steps  # SAC-CQL-SI moves this to each task's start
 
-    def critic_regularizer(self, batch, features, q1, q2, next_distribution):
+    def critic_regularizer(self, batch, features, q1, q2, next_distribution, policy=None):
         n, size = self.config.negative_samples, len(batch.action)
         with torch.no_grad():
             random = torch.empty(size * n, self.arch.action_dim).uniform_(-1.0, 1.0)
-            policy, log_prob = self._samples(self.actor.distribution(batch.image, batch.state, batch.task), n)
+            if policy is None:
+                policy = self.actor.distribution(batch.image, batch.state, batch.task)
+            policy, log_prob = self._samples(policy, n)
             next_policy, next_log_prob = self._samples(next_distribution, n)
         repeated = [f.repeat_interleave(n, 0) for f in features]  # Q(s, ·) for every sample, one encoder pass
         q_random, q_policy, q_next = (self.critic.values(repeated, a) for a in (random, policy, next_policy))
@@ -115,11 +117,11 @@ class CQL(SAC):
         mean, log_std = distribution
         return squashed_sample(mean.repeat_interleave(n, 0), log_std.repeat_interleave(n, 0))
 
-    def update_actor(self, batch, step):
+    def update_actor(self, batch, step, policy=None):
         warm = step < self.bc_until and self.config.bc_lr is not None
         for group in self.actor_optimizer.param_groups:
             group["lr"] = self.config.bc_lr if warm else self.config.actor_lr
-        return super().update_actor(batch, step)
+        return super().update_actor(batch, step, policy)
 
     def actor_distribution(self, batch, step):
         warm_on_mean = step < self.bc_until and self.config.bc_on_mean

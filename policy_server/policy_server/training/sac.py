@@ -115,12 +115,15 @@ class SAC:
         return self.log_alpha.exp().detach()
 
     def update(self, batch: Batch, step: int) -> dict[str, float]:
-        metrics = self.update_critic(batch)
-        metrics.update(self.update_actor(batch, step))
+        # π(·|s) once a step: the actor's loss and CQL's negative samples share it. A shared encoder is changed by
+        # the critic's step, so the actor then computes it again, from the new features.
+        policy = None if self.arch.shared_encoder else self.actor_distribution(batch, step)
+        metrics = self.update_critic(batch, policy)
+        metrics.update(self.update_actor(batch, step, policy))
         soft_update(self.critic_target, self.critic, self.config.tau)
         return metrics
 
-    def update_critic(self, batch: Batch) -> dict[str, float]:
+    def update_critic(self, batch: Batch, policy=None) -> dict[str, float]:
         features = self.critic.features(batch.image, batch.state, batch.task)
         q1, q2 = self.critic.values(features, batch.action)
         with torch.no_grad():
@@ -130,17 +133,17 @@ class SAC:
             target = soft_q_target(batch.reward, batch.done, next_q1, next_q2, next_log_prob, self.alpha,
                                    self.config.discount, self.config.entropy_backup)
         bellman = critic_loss(q1, target) + critic_loss(q2, target)
-        extra, metrics = self.critic_regularizer(batch, features, q1, q2, next_distribution)
+        extra, metrics = self.critic_regularizer(batch, features, q1, q2, next_distribution, policy)
         self.critic_optimizer.zero_grad(set_to_none=True)
         (bellman + extra).backward()
         self.critic_optimizer.step()
         return {"critic_loss": bellman.item(), "q": q1.mean().item(), "q_target": target.mean().item(), **metrics}
 
-    def critic_regularizer(self, batch, features, q1, q2, next_distribution) -> tuple[torch.Tensor, dict]:
+    def critic_regularizer(self, batch, features, q1, q2, next_distribution, policy=None) -> tuple[torch.Tensor, dict]:
         return torch.zeros(()), {}  # CQL adds eq. 6's penalty here
 
-    def update_actor(self, batch: Batch, step: int) -> dict[str, float]:
-        mean, log_std = self.actor_distribution(batch, step)
+    def update_actor(self, batch: Batch, step: int, policy=None) -> dict[str, float]:
+        mean, log_std = self.actor_distribution(batch, step) if policy is None else policy
         action, log_prob = squashed_sample(mean, log_std)
         loss = self.actor_objective(batch, step, mean, log_std, action, log_prob)
         self.actor_optimizer.zero_grad(set_to_none=True)
