@@ -2,7 +2,7 @@
 physics, rendering and the observation adapter included), collection throughput, and the scripted
 policies' success rates for every task and arm.
 
-    .venv/bin/python bench/bench_tasks.py [--episodes 20] [--robots ...]
+    .venv/bin/python bench/bench_tasks.py [--episodes 20] [--robots ...] [--tasks ...] [--scripted-only]
 """
 
 from __future__ import annotations
@@ -67,28 +67,36 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--robots", nargs="+", default=sorted(ROBOTS), choices=sorted(ROBOTS))
     parser.add_argument("--episodes", type=int, default=20)
+    parser.add_argument("--tasks", nargs="+", default=list(TASKS), choices=list(TASKS), help="rows of the scripted table")
+    parser.add_argument("--scripted-only", action="store_true", help="only the scripted policies' table")
     args = parser.parse_args()
+    if not args.scripted_only:
+        env_and_collection(args.robots)
+    scripted_success(args.robots, args.tasks, args.episodes)
 
+
+def env_and_collection(robots: list[str]) -> None:
     print("Env steps/s (48x48 image from a 160x120 render; one step = 50 controller ticks = 500 physics steps)")
     print(f"{'robot':<8} {'steps/s':>8} {'control only':>13} {'ratio':>6}")
-    for robot in args.robots:
+    for robot in robots:
         ours, control = env_steps_per_s(robot)
         print(f"{robot:<8} {ours:>8.1f} {control:>13.1f} {ours / control:>6.2f}")
 
     print("\nCollection throughput, `polyarm collect` end to end (10 episodes of pick, 30 steps each)")
-    for robot in args.robots:
+    for robot in robots:
         print(f"{robot:<8} {collection_throughput(robot, 'pick', 10):>6.1f} episodes/min")
 
-    print(f"\nScripted policies, success over {args.episodes} seeded episodes, action noise 0.2 (episodes/min in brackets)")
-    tasks = list(TASKS)
-    print(f"{'task':<26}" + "".join(f"{r:>16}" for r in args.robots))
+
+def scripted_success(robots: list[str], tasks: list[str], episodes: int) -> None:
+    print(f"\nScripted policies, success over {episodes} seeded episodes, action noise 0.2 (episodes/min in brackets)")
+    print(f"{'task':<26}" + "".join(f"{r:>16}" for r in robots))
     for task in tasks:
         cells = []
-        for robot in args.robots:
+        for robot in robots:
             if robot not in TASKS[task].robots():
                 cells.append("-")
                 continue
-            rate, per_min = success_rate(robot, task, args.episodes)
+            rate, per_min = success_rate(robot, task, episodes)
             cells.append(f"{100 * rate:.0f}% ({per_min:.0f})")
         print(f"{task:<26}" + "".join(f"{c:>16}" for c in cells), flush=True)
 
