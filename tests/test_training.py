@@ -126,6 +126,7 @@ def test_a_cql_step_computing_the_policy_once_equals_the_critic_then_actor_updat
     arch = Architecture(image_size=image_size, feature_dim=16 if shared_encoder else 0, shared_encoder=shared_encoder, hidden=(32, 32))
     once = CQL(arch, CQLConfig(negative_samples=2, bc_steps=1))
     twice = copy.deepcopy(once)
+    assert not {id(p) for p in once.actor.parameters()} & {id(p) for p in twice.actor.parameters()}
     for step in range(3):  # the warm start, then the RL phase
         batch = data.sample(16, augment=False)
         torch.manual_seed(step)

@@ -94,7 +94,7 @@ class GraspPolicy(ScriptedPolicy):
         above = grasp_point + np.array([0, 0, 0.08])
         # A phase hands over in the step its condition first holds, so each recorded state is labelled with
         # the action Algorithm 1 gives that state. (With a step's lag, states already within reach of the
-        # grasp point were labelled "open, descend" as often as "close", and BC learnt neither.)
+        # grasp point were labelled "open, descend" more often than "close", and BC learnt neither.)
         if self.phase == "start":
             self.phase = "approach"
         if self.phase == "approach" and np.linalg.norm((above - tcp)[:2]) < 0.012:
