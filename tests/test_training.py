@@ -33,6 +33,9 @@ def test_bc_learns_reach_from_scripted_state_data(reach_bc_run):
     assert success(reach_bc_run) >= 0.9
     rows = list(csv.DictReader((reach_bc_run / "eval.csv").open()))
     assert [int(r["step"]) for r in rows] == [1500, 3000]
+    best = load(reach_bc_run / "best.pt")["training"]  # carries the evaluation it was kept for
+    row = next(r for r in rows if int(r["step"]) == best["steps"])
+    assert [e["success"] for e in best["evaluations"]] == [float(row["success"])] == [best["best_success"]]
     assert (reach_bc_run / "curves.png").stat().st_size > 10_000
     assert list((reach_bc_run / "tensorboard").glob("events.out.tfevents.*"))
 

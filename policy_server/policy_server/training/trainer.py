@@ -151,7 +151,9 @@ class Trainer:
         score = float(np.mean([rates[t] for t in trained]))
         if score > self.best:
             self.best = score
-            save(checkpoint | {"training": {**checkpoint["training"], "best_success": score}}, self.out / "best.pt")
+            evaluations = self.history[-len(self.spec.task_names):]  # this evaluation's (the checkpoint predates it)
+            save(checkpoint | {"training": {**checkpoint["training"], "evaluations": evaluations, "best_success": score}},
+                 self.out / "best.pt")
         self._plot()
 
     # ------------------------------------------------------------------ checkpoints
