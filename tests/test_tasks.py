@@ -209,23 +209,22 @@ def test_scripted_policy_reaches_its_documented_success_rate(task):
 def test_scripted_grasp_closes_in_the_step_the_block_comes_within_reach():
     """Each state gets the action COG's Algorithm 1 gives it: a state within the episode's close distance
     of the grasp point, fingers open, is labelled "close", never "open, descend" (the data BC learns from)."""
+    from sim_bridge.envs import rollout
     from sim_bridge.scripted import GRIPPER_CLOSE, GRIPPER_OPEN, GraspPolicy
-    from sim_bridge.tasks.pick import HALF_SIZE
 
     env = PolyarmEnv("panda", "pick", image_size=0)
     labels = []
     for seed in range(4):
         policy = GraspPolicy(env, np.random.default_rng(seed))
-        observation, info = env.reset(seed=seed)
-        for _ in range(env.episode_length):
+
+        def act(observation, info, policy=policy):
             action = policy(info)
-            grasp_point = np.asarray(info["object_position"]) + [0, 0, 0.6 * HALF_SIZE]
-            within = np.linalg.norm(grasp_point - np.asarray(info["tcp_position"])) < policy.close_within
+            reach = np.linalg.norm(policy.grasp_point(np.asarray(info["object_position"])) - np.asarray(info["tcp_position"]))
             if observation["state"][7] > 0.9:  # fingers open
-                labels.append((within, action[6]))
-            observation, _, terminated, truncated, info = env.step(action)
-            if terminated or truncated:
-                break
+                labels.append((reach < policy.close_within, action[6]))
+            return action
+
+        rollout(env, act, seed)
     env.close()
     assert {g for within, g in labels if within} == {GRIPPER_CLOSE}
     assert {g for within, g in labels if not within} == {GRIPPER_OPEN}

@@ -89,8 +89,13 @@ class GraspPolicy(ScriptedPolicy):
         self.close_within = float(np.clip(self.rng.normal(0.015, 0.005), 0.005, 0.03))
         self.lift_to = self.rng.normal(0.14, 0.01)
 
+    @staticmethod
+    def grasp_point(obj: np.ndarray) -> np.ndarray:
+        """Where the TCP closes on the block: just above its centre."""
+        return obj + np.array([0, 0, 0.6 * HALF_SIZE])
+
     def plan(self, tcp, obj):
-        grasp_point = obj + np.array([0, 0, 0.6 * HALF_SIZE])
+        grasp_point = self.grasp_point(obj)
         above = grasp_point + np.array([0, 0, 0.08])
         # A phase hands over in the step its condition first holds, so each recorded state is labelled with
         # the action Algorithm 1 gives that state. (With a step's lag, states already within reach of the

@@ -151,9 +151,8 @@ class Trainer:
         score = float(np.mean([rates[t] for t in trained]))
         if score > self.best:
             self.best = score
-            evaluations = self.history[-len(self.spec.task_names):]  # this evaluation's (the checkpoint predates it)
-            save(checkpoint | {"training": {**checkpoint["training"], "evaluations": evaluations, "best_success": score}},
-                 self.out / "best.pt")
+            best = self.deployable_checkpoint()  # built again: it carries the evaluation just recorded
+            save(best | {"training": {**best["training"], "best_success": score}}, self.out / "best.pt")
         self._plot()
 
     # ------------------------------------------------------------------ checkpoints
