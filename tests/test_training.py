@@ -170,6 +170,25 @@ def test_the_cql_penalty_scores_each_state_with_its_own_negative_samples():
     assert penalty.item() == pytest.approx(2.0 * by_state / len(batch.action), rel=1e-5)
 
 
+@pytest.mark.parametrize("target_gap, grows", [(-100.0, True), (100.0, False)])
+def test_lagrange_cql_moves_the_penalty_weight_toward_the_target_gap_and_keeps_it_across_resume(target_gap, grows):
+    from policy_server.models import Architecture
+    from policy_server.training.cql import CQL, CQLConfig
+
+    torch.manual_seed(0)
+    arch, config = Architecture(image_size=0, action_dim=4, hidden=(16,)), CQLConfig(bc_steps=0, cql_alpha=2.0, cql_target_gap=target_gap)
+    cql, data = CQL(arch, config), _random_transitions(32, action_dim=4)
+    weights = [cql.update(data.sample(8, augment=False), step)["cql_weight"] for step in range(20)]
+    assert weights[0] == pytest.approx(2.0)  # α' starts at 1
+    assert (weights[-1] > 2.0) == grows and weights[-1] != pytest.approx(2.0)
+    resumed = CQL(arch, config)
+    for name, optimizer in cql.optimizers().items():
+        resumed.optimizers()[name].load_state_dict(optimizer.state_dict())
+    resumed.load_extra_state(cql.extra_state())
+    assert resumed.penalty_weight == pytest.approx(cql.penalty_weight)
+    assert "alpha_prime" not in CQL(arch, CQLConfig()).optimizers()  # a fixed α_cql run's checkpoint is unchanged
+
+
 def _tiny_state_batch():
     return _random_transitions(32, action_dim=4).sample(8, augment=False)
 

@@ -6,7 +6,13 @@ import pytest
 import torch
 from policy_server.models import Architecture, PLASPolicy
 from policy_server.training.bc import distillation_loss
-from policy_server.training.cql import bc_actor_loss, bc_mean_actor_loss, bc_regularized_actor_loss, cql_penalty
+from policy_server.training.cql import (
+    bc_actor_loss,
+    bc_mean_actor_loss,
+    bc_regularized_actor_loss,
+    cql_penalty,
+    lagrange_loss,
+)
 from policy_server.training.data import random_crop
 from policy_server.training.plas import cvae_loss, soft_clipped_double_q
 from policy_server.training.sac import actor_loss, critic_loss, soft_q_target, squashed_log_prob
@@ -37,6 +43,18 @@ def test_cql_penalty_averages_over_states():
     penalty = cql_penalty(t([0.0, 2.0]), q, q, q, q, q, action_dim=1)
     by_hand = math.log(math.exp(math.log(2)) + 2.0) - 1.0  # per state: log(2 + 1 + 1) - Q_data; mean of (log 4 - 0, log 4 - 2)
     assert penalty.item() == pytest.approx(by_hand, abs=1e-6)
+
+
+def test_lagrange_cql_dual_loss_raises_alpha_prime_while_the_gap_exceeds_the_target():
+    # -α' (α_cql·gap - τ), α' = exp(log α'): at α' = 2, gap 3, τ 1 the loss is -4 and d/dlog α' = -4
+    log_alpha_prime, gap = t(math.log(2.0), requires_grad=True), t(3.0, requires_grad=True)
+    loss = lagrange_loss(log_alpha_prime, gap, target_gap=1.0)
+    assert loss.item() == pytest.approx(-4.0)
+    loss.backward()
+    assert log_alpha_prime.grad.item() == pytest.approx(-4.0)  # descent raises α'
+    assert gap.grad is None  # the dual step does not move Q
+    below = lagrange_loss(t(0.0, requires_grad=True), t(-2.0), target_gap=1.0)
+    assert below.item() == pytest.approx(3.0)  # gap below τ: descent lowers α'
 
 
 def test_the_two_bc_warm_start_losses():

@@ -29,6 +29,15 @@ against 0.080). At α_cql 20 and 5 the critic then diverged and success collapse
 80% through the RL phase on three seeds of four, and with `--feature-dim 50` at 100% on two of three
 (the third's warm start reached 70%, which the RL phase kept). Without the term (w 0, or TD3+BC's own
 0.05) the actor fell to 15-55% on either network.
+
+`cql_target_gap` τ turns on the Lagrange form of CQL (Kumar et al. 2020; `with_lagrange` in its code):
+
+    min_Q max_{α' ≥ 0}  α' (α_cql E_s[log Σ_a exp Q(s, a) - E_{a~D} Q(s, a)] - τ) + J_Q
+
+α' is learnt by gradient ascent on its own (Adam at the critic's learning rate, from 1): it grows while
+the weighted gap exceeds τ and shrinks below it, so the penalty's weight α'·α_cql follows the critic
+instead of being fixed. COG used the fixed weight; τ is in the gap's units, which under importance
+sampling are shifted by the samples' log densities (docs/benchmarks.md gives the gaps measured).
 """
 
 from __future__ import annotations
@@ -52,6 +61,7 @@ class CQLConfig(SACConfig):
     bc_lr: float | None = None  # the actor's learning rate during the warm start (None: actor_lr)
     importance_sampling: bool = True  # CQL's min_q_version 3 (COG); False: version 2
     bc_weight: float = 0.0  # after the warm start, keep w·mean|Q|·||tanh(μ) - a_D||² in J_π (TD3+BC's form)
+    cql_target_gap: float | None = None  # τ: Lagrange CQL, α' adapts so α_cql·gap stays at τ; None: fixed α_cql
 
 
 def cql_penalty(q_data, q_random, q_policy, q_next_policy, log_prob_policy, log_prob_next_policy, action_dim: int,
@@ -63,6 +73,12 @@ def cql_penalty(q_data, q_random, q_policy, q_next_policy, log_prob_policy, log_
     else:
         samples = [q_random, q_data[:, None], q_policy, q_next_policy]
     return (torch.logsumexp(torch.cat(samples, dim=1), dim=1) - q_data).mean()
+
+
+def lagrange_loss(log_alpha_prime: torch.Tensor, weighted_gap: torch.Tensor, target_gap: float) -> torch.Tensor:
+    """The dual step of Lagrange CQL: minimising -α' (α_cql·gap - τ) raises α' while the gap exceeds τ. α' =
+    exp(log α'), clamped to [0, 1e6] as in CQL's code."""
+    return -log_alpha_prime.exp().clamp(0.0, 1e6) * (weighted_gap.detach() - target_gap)
 
 
 def bc_regularized_actor_loss(sac_loss, q, mean, action_data, weight: float) -> torch.Tensor:
@@ -94,6 +110,16 @@ class CQL(SAC):
     def __init__(self, arch, config: CQLConfig):
         super().__init__(arch, config)
         self.bc_until = config.bc_steps  # SAC-CQL-SI moves this to each task's start
+        self.lagrange = config.cql_target_gap is not None
+        if self.lagrange:
+            self.log_alpha_prime = torch.zeros((), requires_grad=True)
+            self.alpha_prime_optimizer = torch.optim.Adam([self.log_alpha_prime], lr=config.critic_lr)
+
+    @property
+    def penalty_weight(self) -> torch.Tensor:
+        """α' α_cql under Lagrange CQL (α' as it was before this step's dual update), else α_cql."""
+        alpha_prime = self.log_alpha_prime.exp().clamp(0.0, 1e6).detach() if self.lagrange else 1.0
+        return alpha_prime * self.config.cql_alpha
 
     def critic_regularizer(self, batch, features, q1, q2, next_distribution, policy=None):
         n, size = self.config.negative_samples, len(batch.action)
@@ -110,7 +136,26 @@ class CQL(SAC):
                                  self.config.importance_sampling)
                      for i, q_data in enumerate((q1, q2))]
         penalty = penalties[0] + penalties[1]
-        return self.config.cql_alpha * penalty, {"cql_penalty": penalty.item() / 2}
+        weight = self.penalty_weight
+        metrics = {"cql_penalty": penalty.item() / 2, "cql_weight": float(weight)}
+        if self.lagrange:
+            dual = lagrange_loss(self.log_alpha_prime, self.config.cql_alpha * penalty / 2, self.config.cql_target_gap)
+            self.alpha_prime_optimizer.zero_grad(set_to_none=True)
+            dual.backward()
+            self.alpha_prime_optimizer.step()
+        return weight * penalty, metrics
+
+    def optimizers(self) -> dict[str, torch.optim.Optimizer]:
+        return {**super().optimizers(), **({"alpha_prime": self.alpha_prime_optimizer} if self.lagrange else {})}
+
+    def extra_state(self) -> dict:
+        return {**super().extra_state(), **({"log_alpha_prime": self.log_alpha_prime.detach().clone()} if self.lagrange else {})}
+
+    def load_extra_state(self, state: dict) -> None:
+        super().load_extra_state(state)
+        if self.lagrange:
+            with torch.no_grad():
+                self.log_alpha_prime.copy_(state["log_alpha_prime"])
 
     @staticmethod
     def _samples(distribution, n):
