@@ -36,8 +36,10 @@ against 0.080). At α_cql 20 and 5 the critic then diverged and success collapse
 
 α' is learnt by gradient ascent on its own (Adam at the critic's learning rate, from 1): it grows while
 the weighted gap exceeds τ and shrinks below it, so the penalty's weight α'·α_cql follows the critic
-instead of being fixed. COG used the fixed weight; τ is in the gap's units, which under importance
-sampling are shifted by the samples' log densities (docs/benchmarks.md gives the gaps measured).
+instead of being fixed. COG used the fixed weight. τ is in the gap's units, which under importance
+sampling include the samples' log-densities (about -8 to -13 for a narrow actor), so read it off a
+fixed-α run's logged `cql_penalty` times α_cql. At τ -8 on COG's stitching the gap never came up to τ
+and α' only fell, an annealing schedule in effect (docs/benchmarks.md).
 """
 
 from __future__ import annotations
