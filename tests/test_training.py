@@ -176,7 +176,8 @@ def test_lagrange_cql_moves_the_penalty_weight_toward_the_target_gap_and_keeps_i
     from policy_server.training.cql import CQL, CQLConfig
 
     torch.manual_seed(0)
-    arch, config = Architecture(image_size=0, action_dim=4, hidden=(16,)), CQLConfig(bc_steps=0, cql_alpha=2.0, cql_target_gap=target_gap)
+    arch = Architecture(image_size=0, action_dim=4, hidden=(16,))
+    config = CQLConfig(bc_steps=0, cql_alpha=2.0, cql_target_gap=target_gap)
     cql, data = CQL(arch, config), _random_transitions(32, action_dim=4)
     weights = [cql.update(data.sample(8, augment=False), step)["cql_weight"] for step in range(20)]
     assert weights[0] == pytest.approx(2.0)  # α' starts at 1

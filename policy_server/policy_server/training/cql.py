@@ -1,4 +1,4 @@
-"""Conservative Q-learning, CQL(H), non-Lagrange, on SAC (seed 000 eq. 6; COG A.3):
+"""Conservative Q-learning, CQL(H), on SAC, non-Lagrange unless `cql_target_gap` is set (seed 000 eq. 6; COG A.3):
 
     eq. 6  J_Q^total(θ_i) = J_Q(θ_i) + α_cql E_s[log Σ_a exp Q_i(s, a) - E_{a~D} Q_i(s, a)]
 
@@ -118,7 +118,7 @@ class CQL(SAC):
             self.alpha_prime_optimizer = torch.optim.Adam([self.log_alpha_prime], lr=config.critic_lr)
 
     @property
-    def penalty_weight(self) -> torch.Tensor:
+    def penalty_weight(self) -> torch.Tensor | float:
         """α' α_cql under Lagrange CQL (α' as it was before this step's dual update), else α_cql."""
         alpha_prime = self.log_alpha_prime.exp().clamp(0.0, 1e6).detach() if self.lagrange else 1.0
         return alpha_prime * self.config.cql_alpha
