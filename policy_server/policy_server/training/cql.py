@@ -77,10 +77,14 @@ def cql_penalty(q_data, q_random, q_policy, q_next_policy, log_prob_policy, log_
     return (torch.logsumexp(torch.cat(samples, dim=1), dim=1) - q_data).mean()
 
 
+def lagrange_multiplier(log_alpha_prime: torch.Tensor) -> torch.Tensor:
+    """α' = exp(log α'), clamped to [0, 1e6] as in CQL's code."""
+    return log_alpha_prime.exp().clamp(0.0, 1e6)
+
+
 def lagrange_loss(log_alpha_prime: torch.Tensor, weighted_gap: torch.Tensor, target_gap: float) -> torch.Tensor:
-    """The dual step of Lagrange CQL: minimising -α' (α_cql·gap - τ) raises α' while the gap exceeds τ. α' =
-    exp(log α'), clamped to [0, 1e6] as in CQL's code."""
-    return -log_alpha_prime.exp().clamp(0.0, 1e6) * (weighted_gap.detach() - target_gap)
+    """The dual step of Lagrange CQL: minimising -α' (α_cql·gap - τ) raises α' while the gap exceeds τ."""
+    return -lagrange_multiplier(log_alpha_prime) * (weighted_gap.detach() - target_gap)
 
 
 def bc_regularized_actor_loss(sac_loss, q, mean, action_data, weight: float) -> torch.Tensor:
@@ -120,7 +124,7 @@ class CQL(SAC):
     @property
     def penalty_weight(self) -> torch.Tensor | float:
         """α' α_cql under Lagrange CQL (α' as it was before this step's dual update), else α_cql."""
-        alpha_prime = self.log_alpha_prime.exp().clamp(0.0, 1e6).detach() if self.lagrange else 1.0
+        alpha_prime = lagrange_multiplier(self.log_alpha_prime).detach() if self.lagrange else 1.0
         return alpha_prime * self.config.cql_alpha
 
     def critic_regularizer(self, batch, features, q1, q2, next_distribution, policy=None):
