@@ -241,7 +241,7 @@ def _last_weights(path):
     return load(path)["state_dicts"]
 
 
-def test_training_is_deterministic_for_a_seed_and_resumes_exactly(reach_state_dataset, tmp_path):
+def test_training_is_deterministic_for_a_seed_and_resumes_exactly(reach_state_dataset, tmp_path, capsys):
     base = ["--algo", "cql", "--dataset", str(reach_state_dataset), "--eval-episodes", "0", "--no-progress",
             "--batch-size", "32", "--bc-steps", "20", "--save-every", "1000"]
     assert train([*base, "--steps", "60", "--out", str(tmp_path / "a")]) == 0
@@ -254,6 +254,9 @@ def test_training_is_deterministic_for_a_seed_and_resumes_exactly(reach_state_da
             assert torch.equal(a[name][key], b[name][key]), f"{name}.{key} differs between two runs with one seed"
             assert torch.equal(a[name][key], c[name][key]), f"{name}.{key} differs after resuming"
     assert train([*base, "--steps", "60", "--out", str(tmp_path / "a")]) == 2  # an existing run is not overwritten
+    capsys.readouterr()
+    assert train([*base, "--steps", "90", "--out", str(tmp_path / "c"), "--resume", "--cql-target-gap", "-8", "--hidden", "32,32"]) == 2
+    assert "trained with cql_target_gap None (now -8), hidden [256, 256] (now [32, 32])" in capsys.readouterr().err
 
 
 def test_bad_datasets_are_refused_with_the_problem_named(reach_state_dataset, tmp_path, capsys):

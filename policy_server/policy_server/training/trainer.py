@@ -179,6 +179,7 @@ class Trainer:
         if not last.is_file():
             raise FileNotFoundError(f"nothing to resume: {last} does not exist")
         checkpoint = load(last)
+        self._check_same_run(checkpoint, last)
         state = checkpoint["training"]["resume"]
         for name, network in self.algorithm.networks().items():
             network.load_state_dict(checkpoint["state_dicts"][name])
@@ -202,6 +203,18 @@ class Trainer:
                     writer.writeheader()
                     writer.writerows(keep)
         print(f"resuming {self.out} at step {self.step} of {self.total_steps}")
+
+    def _check_same_run(self, checkpoint: dict, last: Path) -> None:
+        """A resumed run continues with the algorithm, hyperparameters and networks it started with: else the
+        saved state would not fit (an optimiser the run never had) or the checkpoints would misreport the run."""
+        saved, asked = checkpoint["training"], self.spec.training
+        pairs = [("algo", saved.get("algo"), asked["algo"])]
+        pairs += [(k, v, asked["hyperparameters"][k]) for k, v in saved.get("hyperparameters", {}).items() if k in asked["hyperparameters"]]
+        pairs += [(k, v, self.algorithm.arch.to_dict().get(k)) for k, v in checkpoint["architecture"].items()]
+        changed = [f"{name} {before!r} (now {after!r})" for name, before, after in pairs if before != after]
+        if changed:
+            raise ValueError(f"{last} was trained with {', '.join(changed)}; resume with the options it started with "
+                             f"({self.out / 'config.json'}), or start a new run with --out elsewhere")
 
     # ------------------------------------------------------------------ logs
     def _write_header(self) -> None:
