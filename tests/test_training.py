@@ -194,6 +194,23 @@ def _tiny_state_batch():
     return _random_transitions(32, action_dim=4).sample(8, augment=False)
 
 
+def test_the_averaged_actor_follows_the_trained_one_by_polyak_steps_and_is_the_one_deployed():
+    from policy_server.models import Architecture
+    from policy_server.training.cql import CQL, CQLConfig
+
+    torch.manual_seed(0)
+    cql, batch = CQL(Architecture(image_size=0, action_dim=4, hidden=(16,)), CQLConfig(bc_steps=1, actor_average=0.9)), _tiny_state_batch()
+    for step in range(3):
+        before = [p.detach().clone() for p in cql.actor_average.parameters()]
+        cql.update(batch, step)
+        for average, old, trained in zip(cql.actor_average.parameters(), before, cql.actor.parameters(), strict=True):
+            assert torch.allclose(average, 0.9 * old + 0.1 * trained, atol=1e-7)  # θ̄ ← 0.9 θ̄ + 0.1 θ
+    assert not torch.equal(next(cql.actor_average.parameters()), next(cql.actor.parameters()))
+    networks = cql.networks()
+    assert cql.deployed() is networks["actor"] is cql.actor_average and networks["actor_trained"] is cql.actor
+    assert "actor_trained" not in CQL(Architecture(image_size=0, action_dim=4, hidden=(16,)), CQLConfig()).networks()
+
+
 def test_the_cql_warm_start_runs_at_its_own_learning_rate_then_the_actors():
     from policy_server.models import Architecture
     from policy_server.training.cql import CQL, CQLConfig

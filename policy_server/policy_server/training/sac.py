@@ -30,6 +30,7 @@ class SACConfig:
     alpha_lr: float = 3e-4
     entropy_backup: bool = True  # the -α log π term in eq. 3 (CQL(H) drops it)
     target_entropy: float | None = None  # H̄; None: -|A| (seed 000)
+    actor_average: float = 0.0  # deploy a Polyak average of the actor, this much of it kept each step; 0: the actor
 
 
 # ------------------------------------------------------------------ the equations, on tensors
@@ -104,6 +105,8 @@ class SAC:
         if arch.shared_encoder:
             self.actor.share_encoder(self.critic.encoders[0])
         self.critic_target = copy.deepcopy(self.critic).requires_grad_(False)
+        # the deployed, averaged actor: evaluated and saved as the policy, never trained or sampled in the losses
+        self.actor_average = copy.deepcopy(self.actor).requires_grad_(False) if config.actor_average else None
         self.log_alpha = torch.zeros((), requires_grad=True)
         self.target_entropy = -float(arch.action_dim) if config.target_entropy is None else config.target_entropy
         self.actor_optimizer = torch.optim.Adam(self.actor.own_parameters(), lr=config.actor_lr)
@@ -149,6 +152,8 @@ class SAC:
         self.actor_optimizer.zero_grad(set_to_none=True)
         loss.backward()
         metrics = self.actor_step()
+        if self.actor_average is not None:
+            soft_update(self.actor_average, self.actor, 1.0 - self.config.actor_average)
         alpha_loss = temperature_loss(self.log_alpha, log_prob, self.target_entropy)
         self.alpha_optimizer.zero_grad(set_to_none=True)
         alpha_loss.backward()
@@ -172,10 +177,12 @@ class SAC:
 
     # ---------------------------------------------------------------- what a checkpoint keeps
     def deployed(self) -> nn.Module:
-        return self.actor
+        return self.actor if self.actor_average is None else self.actor_average
 
     def networks(self) -> dict[str, nn.Module]:
-        return {"actor": self.actor, "critic": self.critic, "critic_target": self.critic_target}
+        """Under `actor_average`, "actor" is the average, so that last.pt deploys what best.pt does."""
+        actors = {"actor": self.deployed()} | ({"actor_trained": self.actor} if self.actor_average is not None else {})
+        return {**actors, "critic": self.critic, "critic_target": self.critic_target}
 
     def optimizers(self) -> dict[str, torch.optim.Optimizer]:
         return {"actor": self.actor_optimizer, "critic": self.critic_optimizer, "alpha": self.alpha_optimizer}
