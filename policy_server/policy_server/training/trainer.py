@@ -210,7 +210,8 @@ class Trainer:
         saved, asked = checkpoint["training"], self.spec.training
         pairs = [("algo", saved.get("algo"), asked["algo"])]
         pairs += [(k, v, asked["hyperparameters"][k]) for k, v in saved.get("hyperparameters", {}).items() if k in asked["hyperparameters"]]
-        pairs += [(k, v, self.algorithm.arch.to_dict().get(k)) for k, v in checkpoint["architecture"].items()]
+        arch = self.algorithm.arch.to_dict()
+        pairs += [(k, v, arch.get(k)) for k, v in checkpoint["architecture"].items()]
         changed = [f"{name} {before!r} (now {after!r})" for name, before, after in pairs if before != after]
         if changed:
             raise ValueError(f"{last} was trained with {', '.join(changed)}; resume with the options it started with "
