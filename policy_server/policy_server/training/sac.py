@@ -181,8 +181,10 @@ class SAC:
 
     def networks(self) -> dict[str, nn.Module]:
         """Under `actor_average`, "actor" is the average, so that last.pt deploys what best.pt does."""
-        actors = {"actor": self.deployed()} | ({"actor_trained": self.actor} if self.actor_average is not None else {})
-        return {**actors, "critic": self.critic, "critic_target": self.critic_target}
+        networks = {"actor": self.deployed(), "critic": self.critic, "critic_target": self.critic_target}
+        if self.actor_average is not None:
+            networks["actor_trained"] = self.actor
+        return networks
 
     def optimizers(self) -> dict[str, torch.optim.Optimizer]:
         return {"actor": self.actor_optimizer, "critic": self.critic_optimizer, "alpha": self.alpha_optimizer}
