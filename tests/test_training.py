@@ -144,7 +144,7 @@ def test_a_cql_step_computing_the_policy_once_equals_the_critic_then_actor_updat
 
 
 def test_the_cql_penalty_scores_each_state_with_its_own_negative_samples():
-    # one critic pass over all 3N samples of the batch must equal the penalty computed state by state
+    # one critic pass over every state's data action and 3N samples must equal the penalty computed state by state
     from policy_server.models import Architecture
     from policy_server.training.cql import CQL, CQLConfig, cql_penalty
 
@@ -155,7 +155,9 @@ def test_the_cql_penalty_scores_each_state_with_its_own_negative_samples():
     q_data = cql.critic.values(features, batch.action)
     next_distribution = cql.actor.distribution(batch.next_image, batch.next_state, batch.task)
     torch.manual_seed(1)
-    penalty, _ = cql.critic_regularizer(batch, features, *q_data, next_distribution)
+    q_scored, penalty, _ = cql.critic_values(batch, features, next_distribution)
+    for scored, alone in zip(q_scored, q_data, strict=True):  # the data actions' Q from the same pass
+        assert torch.allclose(scored, alone, rtol=1e-5, atol=1e-6)
     torch.manual_seed(1)  # the same samples, drawn in the same order
     with torch.no_grad():
         random = torch.empty(len(batch.action) * n, 4).uniform_(-1.0, 1.0)

@@ -68,7 +68,7 @@ class Architecture:
 def mlp(sizes: list[int], out: int) -> nn.Sequential:
     layers: list[nn.Module] = []
     for a, b in zip(sizes[:-1], sizes[1:], strict=True):
-        layers += [nn.Linear(a, b), nn.ReLU()]
+        layers += [nn.Linear(a, b), nn.ReLU(inplace=True)]  # in place: the Linear's output is needed by nothing else
     layers.append(nn.Linear(sizes[-1], out))
     return nn.Sequential(*layers)
 
@@ -81,9 +81,9 @@ class ImageEncoder(nn.Module):
         super().__init__()
         c1, c2, c3 = arch.channels
         self.convs = nn.Sequential(
-            nn.Conv2d(3, c1, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
-            nn.Conv2d(c1, c2, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
-            nn.Conv2d(c2, c3, 3, padding=1), nn.ReLU(), nn.Flatten(),
+            nn.Conv2d(3, c1, 3, padding=1), nn.ReLU(inplace=True), nn.MaxPool2d(2),
+            nn.Conv2d(c1, c2, 3, padding=1), nn.ReLU(inplace=True), nn.MaxPool2d(2),
+            nn.Conv2d(c2, c3, 3, padding=1), nn.ReLU(inplace=True), nn.Flatten(),
         ) if arch.image_size else None
         if self.convs is not None:  # CPU convolutions and pooling run 2-10x faster channels-last than NCHW
             self.convs.to(memory_format=torch.channels_last)
@@ -179,7 +179,12 @@ class TanhGaussianActor(nn.Module):
 
 class TwinQ(nn.Module):
     """Two Q-functions; the action joins after the convolutions (COG), each critic with its own
-    encoder, or one encoder for both (shared_encoder)."""
+    encoder, or one encoder for both (shared_encoder).
+
+    Scoring several actions per state (CQL: the data's and 3N negative samples), the first layer's
+    product with [features, action] is computed as W_f features + W_a action, with W_f and W_a its two
+    column blocks, so that a state's features pass W_f once, not once per action: on COG's image
+    network W_f is 2312 wide against W_a's 8."""
 
     def __init__(self, arch: Architecture):
         super().__init__()
@@ -194,15 +199,26 @@ class TwinQ(nn.Module):
         return features if len(features) == 2 else features * 2  # a shared encoder serves both critics
 
     def values(self, features: list[torch.Tensor], action: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        return tuple(q(torch.cat([f, action], dim=1)).squeeze(1) for f, q in zip(features, self.q, strict=True))
+        """Q1 and Q2 of each state's action (action B x A: B values), or of each state's K actions (B x K x A: B x K)."""
+        return tuple(q_value(q, f, action) for f, q in zip(features, self.q, strict=True))
 
     def first(self, image, state, task, action) -> torch.Tensor:
         """Q1 alone (TD3's and PLAS's actor objective): only the first critic's encoder runs."""
-        features = self.condition(self.encoders[0](image, state), task)
-        return self.q[0](torch.cat([features, action], dim=1)).squeeze(1)
+        return q_value(self.q[0], self.condition(self.encoders[0](image, state), task), action)
 
     def forward(self, image, state, task, action):
         return self.values(self.features(image, state, task), action)
+
+
+def q_value(q: nn.Sequential, features: torch.Tensor, action: torch.Tensor) -> torch.Tensor:
+    """q([features, action]) of one Q-MLP for one action per state (action B x A), or for K (B x K x A): then
+    its first layer is split into W_f features + b, once per state, plus W_a action, for each of the K."""
+    if action.dim() == 2:
+        return q(torch.cat([features, action], dim=1)).squeeze(1)
+    first = q[0]
+    w_features, w_action = first.weight.split([features.shape[1], action.shape[-1]], dim=1)
+    hidden = nn.functional.linear(features, w_features, first.bias)[:, None] + nn.functional.linear(action, w_action)
+    return q[1:](hidden).squeeze(-1)
 
 
 class CVAE(nn.Module):

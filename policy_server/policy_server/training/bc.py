@@ -18,6 +18,7 @@ from torch import nn
 
 from policy_server.models import ConditionedPolicy
 from policy_server.training.data import Batch, TransitionData
+from policy_server.training.optim import adam
 
 
 @dataclass
@@ -39,7 +40,7 @@ class BC:
     def __init__(self, arch, config: BCConfig):
         self.arch, self.config = arch, config
         self.policy = ConditionedPolicy(arch)
-        self.optimizer = torch.optim.Adam(self.policy.parameters(), lr=config.lr)
+        self.optimizer = adam(self.policy.parameters(), config.lr)
 
     def update(self, batch: Batch, step: int) -> dict[str, float]:
         loss = distillation_loss(self.policy(batch.image, batch.state, batch.task), batch.action)

@@ -6,6 +6,8 @@ The logsumexp over actions is estimated as in CQL's code, by importance sampling
 samples from each of: the uniform density on [-1, 1]^|A| (0.5^|A|), π(·|s) and π(·|s'), each Q minus its
 log density (CQL's `min_q_version` 3). COG: α_cql = 1, N = 1, no entropy term in the backup (CQL(H)),
 and the actor behaviour-cloned for the first 10k steps: J_π = E[α log π(a_π|s) - log π(a_D|s)].
+Each critic scores a state's data action and its 3N samples in one pass (`TwinQ.values` on B x (1 + 3N)
+actions), its features passing the first layer once per state.
 
 Two warm-start options go beyond COG, for short runs on small data: `bc_on_mean` regresses the deployed
 action tanh(μ) onto a_D by squared error (as `--algo bc`) and fits σ apart, and `bc_lr` lets the warm start
@@ -50,6 +52,7 @@ from dataclasses import dataclass
 import torch
 
 from policy_server.training.bc import distillation_loss
+from policy_server.training.optim import adam
 from policy_server.training.sac import SAC, SACConfig, action_log_prob, actor_loss, squashed_sample
 
 
@@ -119,7 +122,7 @@ class CQL(SAC):
         self.lagrange = config.cql_target_gap is not None
         if self.lagrange:
             self.log_alpha_prime = torch.zeros((), requires_grad=True)
-            self.alpha_prime_optimizer = torch.optim.Adam([self.log_alpha_prime], lr=config.critic_lr)
+            self.alpha_prime_optimizer = adam([self.log_alpha_prime], config.critic_lr)
 
     @property
     def penalty_weight(self) -> torch.Tensor | float:
@@ -127,20 +130,21 @@ class CQL(SAC):
         alpha_prime = lagrange_multiplier(self.log_alpha_prime).detach() if self.lagrange else 1.0
         return alpha_prime * self.config.cql_alpha
 
-    def critic_regularizer(self, batch, features, q1, q2, next_distribution, policy=None):
-        n, size = self.config.negative_samples, len(batch.action)
+    def critic_values(self, batch, features, next_distribution, policy=None):
+        n, size, action_dim = self.config.negative_samples, len(batch.action), self.arch.action_dim
         with torch.no_grad():
-            random = torch.empty(size * n, self.arch.action_dim).uniform_(-1.0, 1.0)
+            random = torch.empty(size * n, action_dim).uniform_(-1.0, 1.0)
             if policy is None:
                 policy = self.actor.distribution(batch.image, batch.state, batch.task)
             policy, log_prob = self._samples(policy, n)
             next_policy, next_log_prob = self._samples(next_distribution, n)
-        repeated = [f.repeat_interleave(n, 0) for f in features]  # Q(s, ·) for every sample, one encoder pass
-        q_random, q_policy, q_next = (self.critic.values(repeated, a) for a in (random, policy, next_policy))
-        penalties = [cql_penalty(q_data, q_random[i].view(size, n), q_policy[i].view(size, n), q_next[i].view(size, n),
-                                 log_prob.view(size, n), next_log_prob.view(size, n), self.arch.action_dim,
-                                 self.config.importance_sampling)
-                     for i, q_data in enumerate((q1, q2))]
+        # one pass of each critic over every state's 1 + 3N actions: its data action, then the N of each source
+        actions = torch.cat([batch.action[:, None], *(a.view(size, n, action_dim) for a in (random, policy, next_policy))], dim=1)
+        scored = [q.split([1, n, n, n], dim=1) for q in self.critic.values(features, actions)]
+        q_data = tuple(q.squeeze(1) for q, *_ in scored)
+        penalties = [cql_penalty(q, q_random, q_policy, q_next, log_prob.view(size, n), next_log_prob.view(size, n),
+                                 action_dim, self.config.importance_sampling)
+                     for q, (_, q_random, q_policy, q_next) in zip(q_data, scored, strict=True)]
         penalty = penalties[0] + penalties[1]
         weight = self.penalty_weight
         metrics = {"cql_penalty": penalty.item() / 2, "cql_weight": float(weight)}
@@ -149,7 +153,7 @@ class CQL(SAC):
             self.alpha_prime_optimizer.zero_grad(set_to_none=True)
             dual.backward()
             self.alpha_prime_optimizer.step()
-        return weight * penalty, metrics
+        return q_data, weight * penalty, metrics
 
     def optimizers(self) -> dict[str, torch.optim.Optimizer]:
         return {**super().optimizers(), **({"alpha_prime": self.alpha_prime_optimizer} if self.lagrange else {})}

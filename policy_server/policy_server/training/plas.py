@@ -23,6 +23,7 @@ from torch import nn
 
 from policy_server.models import PLASPolicy, TwinQ
 from policy_server.training.data import Batch
+from policy_server.training.optim import adam
 from policy_server.training.sac import frozen, soft_update
 
 
@@ -61,9 +62,9 @@ class PLAS:
         actor_parameters = list(self.policy.latent_actor.parameters())
         if self.policy.perturb is not None:
             actor_parameters += list(self.policy.perturb.parameters())
-        self.vae_optimizer = torch.optim.Adam(self.policy.cvae.parameters(), lr=config.vae_lr)
-        self.actor_optimizer = torch.optim.Adam(actor_parameters, lr=config.actor_lr)
-        self.critic_optimizer = torch.optim.Adam(self.critic.parameters(), lr=config.critic_lr)
+        self.vae_optimizer = adam(self.policy.cvae.parameters(), config.vae_lr)
+        self.actor_optimizer = adam(actor_parameters, config.actor_lr)
+        self.critic_optimizer = adam(self.critic.parameters(), config.critic_lr)
 
     def update(self, batch: Batch, step: int) -> dict[str, float]:
         if step < self.config.vae_steps:

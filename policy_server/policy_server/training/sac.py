@@ -19,6 +19,7 @@ from torch import nn
 
 from policy_server.models import Architecture, TanhGaussianActor, TwinQ
 from policy_server.training.data import Batch
+from policy_server.training.optim import adam
 
 
 @dataclass
@@ -109,9 +110,9 @@ class SAC:
         self.actor_average = copy.deepcopy(self.actor).requires_grad_(False) if config.actor_average else None
         self.log_alpha = torch.zeros((), requires_grad=True)
         self.target_entropy = -float(arch.action_dim) if config.target_entropy is None else config.target_entropy
-        self.actor_optimizer = torch.optim.Adam(self.actor.own_parameters(), lr=config.actor_lr)
-        self.critic_optimizer = torch.optim.Adam(self.critic.parameters(), lr=config.critic_lr)
-        self.alpha_optimizer = torch.optim.Adam([self.log_alpha], lr=config.alpha_lr)
+        self.actor_optimizer = adam(self.actor.own_parameters(), config.actor_lr)
+        self.critic_optimizer = adam(self.critic.parameters(), config.critic_lr)
+        self.alpha_optimizer = adam([self.log_alpha], config.alpha_lr)
 
     @property
     def alpha(self) -> torch.Tensor:
@@ -128,22 +129,23 @@ class SAC:
 
     def update_critic(self, batch: Batch, policy=None) -> dict[str, float]:
         features = self.critic.features(batch.image, batch.state, batch.task)
-        q1, q2 = self.critic.values(features, batch.action)
         with torch.no_grad():
             next_distribution = self.actor.distribution(batch.next_image, batch.next_state, batch.task)
             next_action, next_log_prob = squashed_sample(*next_distribution)
             next_q1, next_q2 = self.critic_target(batch.next_image, batch.next_state, batch.task, next_action)
             target = soft_q_target(batch.reward, batch.done, next_q1, next_q2, next_log_prob, self.alpha,
                                    self.config.discount, self.config.entropy_backup)
+        (q1, q2), extra, metrics = self.critic_values(batch, features, next_distribution, policy)
         bellman = critic_loss(q1, target) + critic_loss(q2, target)
-        extra, metrics = self.critic_regularizer(batch, features, q1, q2, next_distribution, policy)
         self.critic_optimizer.zero_grad(set_to_none=True)
         (bellman + extra).backward()
         self.critic_optimizer.step()
         return {"critic_loss": bellman.item(), "q": q1.mean().item(), "q_target": target.mean().item(), **metrics}
 
-    def critic_regularizer(self, batch, features, q1, q2, next_distribution, policy=None) -> tuple[torch.Tensor, dict]:
-        return torch.zeros(()), {}  # CQL adds eq. 6's penalty here
+    def critic_values(self, batch, features, next_distribution, policy=None) -> tuple[tuple, torch.Tensor, dict]:
+        """Q1 and Q2 of the data's actions, and a term added to the critic's loss with its metrics: none for
+        SAC; CQL scores its negative samples in the same pass and adds eq. 6's penalty."""
+        return self.critic.values(features, batch.action), torch.zeros(()), {}
 
     def update_actor(self, batch: Batch, step: int, policy=None) -> dict[str, float]:
         mean, log_std = self.actor_distribution(batch, step) if policy is None else policy
