@@ -25,6 +25,7 @@ from pathlib import Path
 
 import torch
 from policy_server.models import Architecture
+from policy_server.training.allocator import keep_freed_memory
 from policy_server.training.data import TransitionData
 from policy_server.training.recipes import ALGORITHMS, CONFIGS
 
@@ -119,6 +120,7 @@ def main() -> None:
     parser.add_argument("--blocks", type=int, default=20, help="rows with a peer: turns each (median and quartiles reported)")
     parser.add_argument("--block-steps", type=int, default=20, help="rows with a peer: steps in one turn")
     args = parser.parse_args()
+    keep_freed_memory()  # as `polyarm train` does
     state = Architecture(image_size=0, state_dim=11, hidden=(256, 256))
     state_data = synthetic(0, state_dim=state.state_dim)
     versus = {}

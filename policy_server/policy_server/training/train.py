@@ -81,6 +81,9 @@ def main(argv: list[str] | None = None) -> int:
 
 def train(args) -> dict:
     from policy_server.training import recipes
+    from policy_server.training.allocator import keep_freed_memory
+
+    keep_freed_memory()
 
     if args.out.exists() and any(args.out.iterdir()) and not args.resume:
         raise FileExistsError(f"{args.out} already holds a run; pass --resume to continue it, or choose another --out")
