@@ -6,7 +6,9 @@ PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 PIP := $(PY) -m pip
-PACKAGES := ros2_ws/src/polyarm_common ros2_ws/src/polyarm_description ros2_ws/src/polyarm_control policy_server sim_bridge ros2_ws/src/polyarm
+# Every ROS 2 package of the workspace, in layer order (docs/architecture.md, "Layers").
+PACKAGES := $(addprefix ros2_ws/src/,polyarm_core polyarm_description polyarm_common polyarm_control polyarm_drivers \
+	polyarm_cameras sim_bridge policy_server polyarm_data polyarm_learning polyarm_bringup polyarm)
 STAMP := $(VENV)/.polyarm-installed
 SYSTEM_ROS := $(shell [ "$$ROS_DISTRO" = jazzy ] && $(PYTHON) -c 'import rclpy' 2>/dev/null && echo yes)
 

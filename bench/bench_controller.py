@@ -24,7 +24,7 @@ configure_gl_backend()
 
 import numpy as np  # noqa: E402
 from figure_eight import PERIOD_S, SIZE_M, figure_eight  # noqa: E402
-from polyarm_control.rotations import matrix_to_quat  # noqa: E402
+from polyarm_core.rotations import matrix_to_quat  # noqa: E402
 from polyarm_description import ROBOTS, get_robot  # noqa: E402
 from sim_bridge.controlled import ControlledSim  # noqa: E402
 

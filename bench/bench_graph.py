@@ -53,15 +53,15 @@ def main() -> int:
     parser.add_argument("--task", default="press_button")
     parser.add_argument("--out", default=f"runs/bench_graph-{time.strftime('%Y%m%d-%H%M%S')}")
     args = parser.parse_args()
-    from polyarm.bringup import Bringup, describe
-    from polyarm.eval_client import run_episodes
-    from polyarm.ros_eval import GraphFigures, episode_length, report, summarize
+    from polyarm_bringup.bringup import Bringup, describe
+    from polyarm_bringup.eval_client import run_episodes
+    from polyarm_bringup.eval_report import GraphFigures, episode_length, report, summarize
     from polyarm_common.ros_env import configure_ros_environment
 
     configure_ros_environment()
     out = Path(args.out)
     chunk = 10  # episodes between checks of the clock: the run lasts at least --minutes
-    from polyarm.supervisor import Graph
+    from polyarm_bringup.supervisor import Graph
 
     graph = Graph(describe(Bringup(robot=args.robot, checkpoint=args.checkpoint, task=args.task, record=str(out / "bag"))),
                   log_dir=out / "logs")

@@ -25,9 +25,9 @@ from pathlib import Path
 
 import torch
 from policy_server.models import Architecture
-from policy_server.training.allocator import keep_freed_memory
-from policy_server.training.data import TransitionData
-from policy_server.training.recipes import ALGORITHMS, CONFIGS
+from polyarm_learning.allocator import keep_freed_memory
+from polyarm_learning.data import TransitionData
+from polyarm_learning.recipes import ALGORITHMS, CONFIGS
 
 FAST_FEATURES = 50  # DrQ's feature width
 PEER_ALGORITHMS = ("cql", "plas")  # what bench/d3rlpy_peer.py times

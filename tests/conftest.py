@@ -97,7 +97,7 @@ def start_sim(start_node):
 @pytest.fixture(scope="session")
 def reach_state_dataset(tmp_path_factory) -> Path:
     """40 scripted Panda reach episodes, state only (no camera): what state-based policies train on."""
-    from sim_bridge.collect import main as collect
+    from polyarm_data.collect import main as collect
 
     path = tmp_path_factory.mktemp("data") / "panda_reach_state"
     assert collect(["--robot", "panda", "--task", "reach", "--episodes", "40", "--out", str(path), "--image-size", "0"]) == 0
@@ -110,7 +110,7 @@ BC_REACH_ARGS = ["--algo", "bc", "--steps", "3000", "--batch-size", "64", "--eva
 
 @pytest.fixture(scope="session")
 def reach_bc_run(reach_state_dataset, tmp_path_factory) -> Path:
-    from policy_server.training.train import main as train
+    from polyarm_learning.train import main as train
 
     out = tmp_path_factory.mktemp("runs") / "reach_bc"
     assert train([*BC_REACH_ARGS, "--dataset", str(reach_state_dataset), "--out", str(out)]) == 0

@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 import yaml
 from conftest import REPO, Collector, spin_until
-from polyarm.bringup import Bringup, describe, launch_arguments
+from polyarm_bringup.bringup import Bringup, describe, launch_arguments
 
 STARTUP_S = 60.0
 
@@ -30,7 +30,7 @@ def _own_parameters(executable: str) -> set[str]:
     elif executable == "policy":
         from policy_server.node import PARAMETERS
     elif executable == "record":
-        from polyarm.recorder import PARAMETERS
+        from polyarm_data.recorder import PARAMETERS
     else:
         from polyarm_control.config import DEFAULTS, flatten
 
@@ -47,7 +47,7 @@ def test_the_launch_description_names_existing_nodes_and_parameter_files(bringup
     expected = {"sim", "controller", "policy", "recorder"} if bringup.sim == "mujoco" else {"controller"}
     assert {n.name for n in nodes} == expected
     for node in nodes:
-        setup = next(p for p in (REPO / "ros2_ws" / "src" / node.package / "setup.py", REPO / node.package / "setup.py") if p.exists())
+        setup = REPO / "ros2_ws" / "src" / node.package / "setup.py"
         assert f'"{node.executable} = ' in setup.read_text(), f"{node.package} has no console script {node.executable}"
         from_file = yaml.safe_load(node.params_file.read_text())["/**"]["ros__parameters"]
         declared = declared_parameters(node.executable)
@@ -60,7 +60,7 @@ def test_the_launch_description_names_existing_nodes_and_parameter_files(bringup
         sim = next(n for n in nodes if n.name == "sim")
         assert (sim.parameters["camera.width"], sim.parameters["camera.height"]) == (160, 120)
     # the launch file builds its nodes from the same description
-    tree = ast.parse((REPO / "launch" / "polyarm.launch.py").read_text())
+    tree = ast.parse((REPO / "ros2_ws" / "src" / "polyarm_bringup" / "launch" / "polyarm.launch.py").read_text())
     names = {n.id for n in ast.walk(tree) if isinstance(n, ast.Name)}
     assert {"describe", "launch_arguments", "Bringup", "generate_launch_description"} <= names | {
         f.name for f in ast.walk(tree) if isinstance(f, ast.FunctionDef)}
@@ -87,7 +87,7 @@ def test_polyarm_eval_runs_reach_through_every_process_and_leaves_a_readable_bag
     assert 0 < summary["observation_to_command_ms"]["mean"] < 300
     assert "success          3/3 = 100.0%" in done.stdout
 
-    from polyarm.recording import read_messages
+    from polyarm_data.recording import read_messages
 
     counts: dict[str, int] = {}
     for topic, _, message in read_messages(out / "bag"):
@@ -104,7 +104,7 @@ def test_polyarm_eval_runs_reach_through_every_process_and_leaves_a_readable_bag
 def test_killing_the_policy_mid_episode_leaves_the_controller_holding_and_the_arm_still(reach_bc_run, node, tmp_path):
     from diagnostic_msgs.msg import DiagnosticArray
     from geometry_msgs.msg import PoseStamped
-    from polyarm.supervisor import Graph, NodeExited
+    from polyarm_bringup.supervisor import Graph, NodeExited
     from polyarm_common.qos import COMMAND, STATE
     from sensor_msgs.msg import JointState
     from std_srvs.srv import Trigger
@@ -170,7 +170,7 @@ def test_polyarm_up_stops_in_order_on_sigterm_and_closes_the_bag(reach_bc_run, t
     assert "shutting down; the controller holds" in logs["policy"], logs["policy"]
     assert "closed" in logs["recorder"]
     # the recorder was still recording when the policy asked for the hold: the order held
-    from polyarm.recording import read_messages
+    from polyarm_data.recording import read_messages
 
     topics = {topic for topic, _, _ in read_messages(bag)}
     assert {"/joint_states", "/controller/ee_pose", "/diagnostics"} <= topics

@@ -12,7 +12,7 @@ from polyarm_control.core import STOPPED
 from polyarm_control.limits import CommandGuard
 from polyarm_control.osc import OSCGains, filtered_inverse, osc_torque
 from polyarm_control.reference import Pose, ReferenceInterpolator, TargetError, Workspace, min_jerk, validate_target
-from polyarm_control.rotations import (
+from polyarm_core.rotations import (
     angle_between,
     from_rotation_vector,
     matrix_to_quat,

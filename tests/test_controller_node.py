@@ -18,7 +18,7 @@ from polyarm_common import conversions as conv
 from polyarm_common.qos import COMMAND, STATE
 from polyarm_control.dynamics import RobotDynamics
 from polyarm_control.osc import task_space_inertia
-from polyarm_control.rotations import angle_between, from_rotation_vector, matrix_to_quat, quat_to_matrix
+from polyarm_core.rotations import angle_between, from_rotation_vector, matrix_to_quat, quat_to_matrix
 from polyarm_description import ROBOTS, get_robot, joint_limits, load_model
 from rcl_interfaces.srv import SetParameters
 from rclpy.parameter import Parameter

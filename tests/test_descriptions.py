@@ -7,7 +7,8 @@ import math
 import mujoco
 import numpy as np
 import pytest
-from polyarm_description import ROBOTS, UnknownRobotError, get_robot, gripper_range, joint_limits, load_model
+from polyarm_core.rotations import angle_between, quat_to_matrix
+from polyarm_description import ROBOTS, UnknownRobotError, get_robot, joint_limits, load_model
 
 # ---- forward kinematics written from the published tables, not from the MJCF ----------------
 
@@ -158,8 +159,11 @@ def test_masses_inertias_and_actuators(name):
         # motor: no bias (pure torque); position servo: bias -kp*q -kv*qdot
         is_servo = model.actuator_biastype[act.id] == mujoco.mjtBias.mjBIAS_AFFINE
         assert is_servo == (robot.command_interface == "position")
-    closed, opened = gripper_range(model)
+    closed, opened = robot.gripper_range
     assert closed < opened
+    for finger in robot.finger_joints:  # the profile's finger range lies within the MJCF joint's
+        low, high = model.joint(finger).range
+        assert low - 1e-9 <= closed and opened <= high + 1e-9
     assert np.all(model.geom_contype[model.geom_bodyid > 0] == 2), "robot geoms collide with the scene only"
 
 
@@ -169,6 +173,18 @@ def test_panda_compensates_its_own_gravity_and_servo_arms_model_integral_action(
         moving = [model.joint(j).bodyid[0] for j in robot.arm_joints]
         assert np.all(model.body_gravcomp[moving] == 1.0)
     assert get_robot("panda").gravity_compensated and get_robot("panda").command_interface == "effort"
+
+
+@pytest.mark.parametrize("name", list(ROBOTS))
+def test_the_profile_home_tcp_pose_is_the_forward_kinematics_of_the_mjcf_home_keyframe(name):
+    robot = get_robot(name)
+    model = load_model(robot)
+    data = mujoco.MjData(model)
+    mujoco.mj_resetDataKeyframe(model, data, model.key("home").id)
+    mujoco.mj_forward(model, data)
+    site = data.site(robot.tcp_site)
+    assert np.abs(site.xpos - robot.home_tcp_position).max() < 1e-5
+    assert angle_between(site.xmat.reshape(3, 3), quat_to_matrix(robot.home_tcp_quaternion)) < 1e-5
 
 
 def test_unknown_robot_lists_the_valid_ones():

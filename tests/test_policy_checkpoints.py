@@ -110,7 +110,7 @@ def test_export_command_writes_onnx_that_matches(tmp_path):
 
 
 def test_wilson_interval_of_a_success_rate():
-    from policy_server.evaluate import wilson_interval
+    from polyarm_learning.evaluate import wilson_interval
 
     low, high = wilson_interval(0, 3)
     assert low == 0.0 and high == pytest.approx(0.5615, abs=1e-4)
@@ -120,7 +120,7 @@ def test_wilson_interval_of_a_success_rate():
 
 
 def test_evaluation_in_the_sim_env_is_repeatable_for_the_same_seeds(tmp_path):
-    from policy_server.evaluate import evaluate
+    from polyarm_learning.evaluate import evaluate
 
     checkpoint = new_checkpoint("bc", Architecture(channels=(8, 8, 8), hidden=(64,)), ["reach"], seed=2,
                                 neutral_quaternion=(1.0, 0.0, 0.0, 0.0))

@@ -7,7 +7,9 @@ import numpy as np
 import pytest
 from polyarm_description import ROBOTS, get_robot
 from sim_bridge.camera import CameraConfig
-from sim_bridge.mujoco_sim import CommandError, MujocoSim, SceneRenderer, depth_to_millimetres
+from polyarm_core.camera import depth_to_millimetres
+from polyarm_core.driver import CommandRefused
+from sim_bridge.mujoco_sim import MujocoSim, SceneRenderer
 from sim_bridge.pacing import RealTimePacer
 from sim_bridge.scene import build_scene
 
@@ -103,7 +105,7 @@ def test_bad_commands_are_rejected_and_the_last_command_holds(names_fn, values_f
         sim.command(sim.robot.arm_joints, good)
         sim.step(10)
         ctrl_before = sim.data.ctrl.copy()
-        with pytest.raises(CommandError, match=message):
+        with pytest.raises(CommandRefused, match=message):
             sim.command(names_fn(list(sim.robot.arm_joints)), values_fn(good.copy()))
         sim.step(1)
         if name == "panda":
@@ -144,7 +146,7 @@ def test_gripper_closes_and_opens(name):
     sim.command_gripper(1.0)
     sim.step(1500)
     assert sim.gripper_opening > 0.95
-    with pytest.raises(CommandError, match="not finite"):
+    with pytest.raises(CommandRefused, match="not finite"):
         sim.command_gripper(float("nan"))
 
 

@@ -11,9 +11,9 @@ import numpy as np
 import pytest
 import torch
 from policy_server.checkpoint import load
-from policy_server.evaluate import evaluate
+from polyarm_learning.evaluate import evaluate
 from policy_server.runtime import Policy, network_inputs
-from policy_server.training.train import main as train
+from polyarm_learning.train import main as train
 
 RUN = ["--batch-size", "64", "--no-progress"]
 # CI budgets, with no evaluation during training: the test evaluates the final policy (last.pt), which
@@ -41,7 +41,7 @@ def test_bc_learns_reach_from_scripted_state_data(reach_bc_run):
 
 
 def test_compare_plots_several_runs_and_names_a_run_without_evaluations(reach_bc_run, tmp_path, capsys):
-    from policy_server.training.plots import compare_main
+    from polyarm_learning.plots import compare_main
 
     out = tmp_path / "img" / "compare.png"
     assert compare_main(["--run", f"BC={reach_bc_run}", "--run", f"again={reach_bc_run}", "--out", str(out)]) == 0
@@ -61,8 +61,8 @@ def test_offline_rl_learns_reach_from_scripted_state_data(algo, reach_state_data
 
 
 def test_a_trained_checkpoint_gives_the_trainers_action_in_the_policy_server(reach_state_dataset, tmp_path):
-    from policy_server.training import recipes
-    from policy_server.training.train import build_parser
+    from polyarm_learning import recipes
+    from polyarm_learning.train import build_parser
 
     args = build_parser().parse_args(["--algo", "cql", "--dataset", str(reach_state_dataset), "--out", str(tmp_path / "r"),
                                       "--steps", "50", "--eval-episodes", "0", "--no-progress", "--batch-size", "32"])
@@ -84,7 +84,7 @@ def test_a_trained_checkpoint_gives_the_trainers_action_in_the_policy_server(rea
 
 def _random_transitions(n: int, action_dim: int, image_size: int = 0):
     """n random transitions of one episode (8-d states, 30% rewarded), with images if image_size."""
-    from policy_server.training.data import TransitionData
+    from polyarm_learning.data import TransitionData
 
     g = torch.Generator().manual_seed(0)
     images = (torch.randint(0, 256, (n + 1, 3, image_size, image_size), dtype=torch.uint8, generator=g) if image_size
@@ -96,7 +96,7 @@ def _random_transitions(n: int, action_dim: int, image_size: int = 0):
 
 def test_a_shared_image_encoder_is_trained_by_the_critic_alone():
     from policy_server.models import Architecture
-    from policy_server.training.cql import CQL, CQLConfig
+    from polyarm_learning.cql import CQL, CQLConfig
 
     data = _random_transitions(64, action_dim=8, image_size=48)
     cql = CQL(Architecture(feature_dim=50, shared_encoder=True, hidden=(64, 64)), CQLConfig(negative_samples=4, bc_steps=0))
@@ -121,8 +121,8 @@ def test_a_cql_step_computing_the_policy_once_equals_the_critic_then_actor_updat
     import copy
 
     from policy_server.models import Architecture
-    from policy_server.training.cql import CQL, CQLConfig
-    from policy_server.training.sac import soft_update
+    from polyarm_learning.cql import CQL, CQLConfig
+    from polyarm_learning.sac import soft_update
 
     image_size = 48 if shared_encoder else 0
     data = _random_transitions(64, action_dim=8, image_size=image_size)
@@ -146,7 +146,7 @@ def test_a_cql_step_computing_the_policy_once_equals_the_critic_then_actor_updat
 def test_the_cql_penalty_scores_each_state_with_its_own_negative_samples():
     # one critic pass over every state's data action and 3N samples must equal the penalty computed state by state
     from policy_server.models import Architecture
-    from policy_server.training.cql import CQL, CQLConfig, cql_penalty
+    from polyarm_learning.cql import CQL, CQLConfig, cql_penalty
 
     torch.manual_seed(0)
     n, batch = 3, _tiny_state_batch()
@@ -175,7 +175,7 @@ def test_the_cql_penalty_scores_each_state_with_its_own_negative_samples():
 @pytest.mark.parametrize("target_gap, grows", [(-100.0, True), (100.0, False)])
 def test_lagrange_cql_moves_the_penalty_weight_toward_the_target_gap_and_keeps_it_across_resume(target_gap, grows):
     from policy_server.models import Architecture
-    from policy_server.training.cql import CQL, CQLConfig
+    from polyarm_learning.cql import CQL, CQLConfig
 
     torch.manual_seed(0)
     arch = Architecture(image_size=0, action_dim=4, hidden=(16,))
@@ -198,7 +198,7 @@ def _tiny_state_batch():
 
 def test_the_averaged_actor_follows_the_trained_one_by_polyak_steps_and_is_the_one_deployed():
     from policy_server.models import Architecture
-    from policy_server.training.cql import CQL, CQLConfig
+    from polyarm_learning.cql import CQL, CQLConfig
 
     torch.manual_seed(0)
     cql, batch = CQL(Architecture(image_size=0, action_dim=4, hidden=(16,)), CQLConfig(bc_steps=1, actor_average=0.9)), _tiny_state_batch()
@@ -215,7 +215,7 @@ def test_the_averaged_actor_follows_the_trained_one_by_polyak_steps_and_is_the_o
 
 def test_the_cql_warm_start_runs_at_its_own_learning_rate_then_the_actors():
     from policy_server.models import Architecture
-    from policy_server.training.cql import CQL, CQLConfig
+    from polyarm_learning.cql import CQL, CQLConfig
 
     cql = CQL(Architecture(image_size=0, action_dim=4, hidden=(16,)), CQLConfig(bc_steps=2, bc_lr=1e-3, actor_lr=3e-5, bc_on_mean=True))
     batch = _tiny_state_batch()
@@ -228,7 +228,7 @@ def test_the_cql_warm_start_runs_at_its_own_learning_rate_then_the_actors():
 
 def test_the_temperature_moves_the_entropy_toward_the_configured_target():
     from policy_server.models import Architecture
-    from policy_server.training.sac import SAC, SACConfig
+    from polyarm_learning.sac import SAC, SACConfig
 
     arch, batch = Architecture(image_size=0, action_dim=4, hidden=(16,)), _tiny_state_batch()
     assert SAC(arch, SACConfig()).target_entropy == -4.0  # -|A|
@@ -293,7 +293,7 @@ def test_bad_datasets_are_refused_with_the_problem_named(reach_state_dataset, tm
 
 @pytest.fixture(scope="module")
 def press_state_dataset(tmp_path_factory):
-    from sim_bridge.collect import main as collect
+    from polyarm_data.collect import main as collect
 
     path = tmp_path_factory.mktemp("data") / "panda_press_state"
     assert collect(["--robot", "panda", "--task", "press_button", "--episodes", "8", "--out", str(path), "--image-size", "0"]) == 0
@@ -331,7 +331,7 @@ def test_polytask_distills_experts_and_adds_a_task_in_lifelong_mode(reach_state_
 
 
 def test_cog_relabels_prior_data_with_zero_reward(reach_state_dataset, press_state_dataset, tmp_path):
-    from policy_server.training.data import load_dataset
+    from polyarm_learning.data import load_dataset
 
     keys = ["tcp_position", "tcp_quaternion_xyzw", "gripper_opening", "object_position"]
     assert load_dataset(reach_state_dataset, 0, keys).rewards.sum() > 0

@@ -5,18 +5,18 @@ import math
 import pytest
 import torch
 from policy_server.models import Architecture, PLASPolicy
-from policy_server.training.bc import distillation_loss
-from policy_server.training.cql import (
+from polyarm_learning.bc import distillation_loss
+from polyarm_learning.cql import (
     bc_actor_loss,
     bc_mean_actor_loss,
     bc_regularized_actor_loss,
     cql_penalty,
     lagrange_loss,
 )
-from policy_server.training.data import random_crop
-from policy_server.training.plas import cvae_loss, soft_clipped_double_q
-from policy_server.training.sac import actor_loss, critic_loss, soft_q_target, squashed_log_prob
-from policy_server.training.si import SynapticIntelligence
+from polyarm_learning.data import random_crop
+from polyarm_learning.plas import cvae_loss, soft_clipped_double_q
+from polyarm_learning.sac import actor_loss, critic_loss, soft_q_target, squashed_log_prob
+from polyarm_learning.si import SynapticIntelligence
 
 t = torch.tensor
 

@@ -1,5 +1,3 @@
-from glob import glob
-
 from setuptools import find_packages, setup
 
 package_name = "polyarm"
@@ -8,15 +6,13 @@ setup(
     name=package_name,
     version="0.1.0",
     packages=find_packages(exclude=["test"]),
-    package_data={package_name: ["config/*.yaml"]},
     data_files=[
         ("share/ament_index/resource_index/packages", [f"resource/{package_name}"]),
         (f"share/{package_name}", ["package.xml"]),
-        (f"share/{package_name}/config", glob(f"{package_name}/config/*.yaml")),
     ],
     install_requires=["setuptools"],
     zip_safe=False,
     description="The polyarm command line.",
     license="Apache-2.0",
-    entry_points={"console_scripts": ["polyarm = polyarm.cli:main", "record = polyarm.recorder:main"]},
+    entry_points={"console_scripts": ["polyarm = polyarm.cli:main"]},
 )

@@ -8,19 +8,21 @@ import sys
 # command: (module:function taking argv, one-line help)
 COMMANDS = {
     "sim": ("sim_bridge.main:main", "run the MuJoCo sim bridge for one arm (joint_states, camera, commands)"),
+    "driver": ("polyarm_drivers.main:main", "run the driver node for one arm over a backend ('polyarm driver --help' lists them)"),
+    "camera": ("polyarm_cameras.main:main", "run the camera node over a backend ('polyarm camera --help' lists them)"),
     "controller": ("polyarm_control.main:main", "run the 100 Hz operational-space controller for one arm"),
-    "collect": ("sim_bridge.collect:main", "record scripted episodes of a sim task into a Minari-layout dataset"),
-    "dataset": ("sim_bridge.collect:dataset_main", "inspect a dataset ('polyarm dataset info PATH')"),
+    "collect": ("polyarm_data.collect:main", "record scripted episodes of a sim task into a Minari-layout dataset"),
+    "dataset": ("polyarm_data.collect:dataset_main", "inspect a dataset ('polyarm dataset info PATH')"),
     "policy": ("policy_server.main:main", "run a policy checkpoint at 2 Hz over the controller"),
-    "train": ("policy_server.training.train:main", "train a policy offline from datasets (bc, sac, cql, cql-si, plas, polytask, cog)"),
-    "compare": ("policy_server.training.plots:compare_main", "plot several training runs' success curves on one figure"),
-    "evaluate": ("policy_server.evaluate:main", "success rate of a checkpoint on a sim task, with a confidence interval"),
+    "train": ("polyarm_learning.train:main", "train a policy offline from datasets (bc, sac, cql, cql-si, plas, polytask, cog)"),
+    "compare": ("polyarm_learning.plots:compare_main", "plot several training runs' success curves on one figure"),
+    "evaluate": ("polyarm_learning.evaluate:main", "success rate of a checkpoint on a sim task, with a confidence interval"),
     "export": ("policy_server.runtime:export_main", "export a policy checkpoint to ONNX ('polyarm export CKPT --onnx')"),
-    "up": ("polyarm.supervisor:main", "start the whole graph (sim, controller, policy, recorder), one process per node"),
-    "eval": ("polyarm.ros_eval:main", "success rate of a checkpoint through ROS, against the sim, with timing figures"),
-    "record": ("polyarm.recorder:main", "record the graph's topics to an MCAP bag"),
-    "monitor": ("polyarm.monitor:main", "list the topics in the graph with their message rates"),
-    "demo": ("polyarm.demo:main", "run the shipped demo checkpoint on the simulated Panda through ROS and report"),
+    "up": ("polyarm_bringup.supervisor:main", "start the whole graph (sim, controller, policy, recorder), one process per node"),
+    "eval": ("polyarm_bringup.ros_eval:main", "success rate of a checkpoint through ROS, against the sim, with timing figures"),
+    "record": ("polyarm_data.recorder:main", "record the graph's topics to an MCAP bag"),
+    "monitor": ("polyarm_bringup.monitor:main", "list the topics in the graph with their message rates"),
+    "demo": ("polyarm_bringup.demo:main", "run the shipped demo checkpoint on the simulated Panda through ROS and report"),
 }
 
 

@@ -38,6 +38,12 @@ def pose_stamped(position, quaternion_xyzw, frame_id: str, time: Time) -> PoseSt
     return msg
 
 
+def pose_arrays(msg: PoseStamped) -> tuple[np.ndarray, np.ndarray]:
+    """A PoseStamped's position and quaternion (x, y, z, w)."""
+    p, q = msg.pose.position, msg.pose.orientation
+    return np.array([p.x, p.y, p.z]), np.array([q.x, q.y, q.z, q.w])
+
+
 def image(array: np.ndarray, encoding: str, frame_id: str, time: Time) -> Image:
     dtype, channels = _ENCODINGS[encoding]
     array = np.ascontiguousarray(array, dtype=dtype)
@@ -61,11 +67,12 @@ def image_to_array(msg: Image) -> np.ndarray:
     return array.reshape(shape)
 
 
-def camera_info(K: np.ndarray, width: int, height: int, frame_id: str, time: Time) -> CameraInfo:
-    """A distortion-free pinhole CameraInfo for the intrinsic matrix K."""
+def camera_info(K: np.ndarray, width: int, height: int, frame_id: str, time: Time,
+                distortion=(0.0, 0.0, 0.0, 0.0, 0.0)) -> CameraInfo:
+    """A pinhole CameraInfo for the intrinsic matrix K (plumb_bob distortion, none by default)."""
     msg = CameraInfo(width=width, height=height, distortion_model="plumb_bob")
     msg.header.stamp, msg.header.frame_id = time, frame_id
-    msg.d = [0.0] * 5
+    msg.d = [float(v) for v in distortion]
     msg.k = np.asarray(K, dtype=float).ravel().tolist()
     msg.r = np.eye(3).ravel().tolist()
     msg.p = np.hstack([K, np.zeros((3, 1))]).ravel().tolist()

@@ -1,4 +1,4 @@
-"""Controller parameters and their documented defaults per robot (all ROS parameters of the node).
+"""Controller parameters (all ROS parameters of the node); the per-robot defaults come from the robot's profile.
 
 The defaults are low-gain and compliant. The Panda runs physical Cartesian impedance (what users tune
 on the real arm); the servo arms run inertia-weighted OSC on their reference model.
@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 
 import numpy as np
+from polyarm_description import ROBOTS
 
 from polyarm_control.osc import OSCGains
 
@@ -34,23 +35,9 @@ class ControllerConfig:
 
 
 DEFAULTS = {
-    "panda": ControllerConfig(
-        gains=OSCGains(mode="impedance", stiffness_position=600.0, stiffness_orientation=40.0),
-        workspace_low=(0.2, -0.45, 0.02), workspace_high=(0.8, 0.45, 0.75),
-    ),
-    "xarm7": ControllerConfig(
-        gains=OSCGains(mode="osc", stiffness_position=150.0, stiffness_orientation=150.0),
-        workspace_low=(0.2, -0.45, 0.02), workspace_high=(0.7, 0.45, 0.6),
-    ),
-    "wx250s": ControllerConfig(
-        gains=OSCGains(mode="osc", stiffness_position=150.0, stiffness_orientation=150.0),
-        workspace_low=(0.1, -0.35, 0.02), workspace_high=(0.45, 0.35, 0.4),
-    ),
-    # 5 DoF: position first, orientation weighted down (weighted damped least squares).
-    "wx250": ControllerConfig(
-        gains=OSCGains(mode="osc", stiffness_position=150.0, stiffness_orientation=150.0, orientation_weight=0.3),
-        workspace_low=(0.1, -0.35, 0.02), workspace_high=(0.45, 0.35, 0.4),
-    ),
+    name: ControllerConfig(gains=OSCGains(**profile.controller_gains), workspace_low=profile.workspace_low,
+                           workspace_high=profile.workspace_high)
+    for name, profile in ROBOTS.items()
 }
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from polyarm_description import RobotSpec
+from polyarm_description import RobotProfile
 
 from polyarm_control.adapters import EffortAdapter, PositionAdapter
 from polyarm_control.config import ControllerConfig
@@ -19,7 +19,7 @@ from polyarm_control.dynamics import ArmState, RobotDynamics
 from polyarm_control.limits import CommandGuard
 from polyarm_control.osc import osc_torque
 from polyarm_control.reference import Pose, ReferenceInterpolator, TargetError, Workspace, validate_target
-from polyarm_control.rotations import angle_between, orientation_error
+from polyarm_core.rotations import angle_between, orientation_error
 
 RUNNING, HOLD, STOPPED = "running", "hold", "stopped"
 
@@ -35,7 +35,7 @@ class TickOutput:
 
 
 class ControllerCore:
-    def __init__(self, robot: RobotSpec, config: ControllerConfig):
+    def __init__(self, robot: RobotProfile, config: ControllerConfig):
         self.robot, self.config = robot, config
         self.dynamics = RobotDynamics(robot)
         self.limits = self.dynamics.limits

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 import mujoco
 import numpy as np
-from polyarm_description import RobotSpec, joint_limits, load_model
+from polyarm_description import RobotProfile, joint_limits, load_model
 
 
 @dataclass
@@ -32,7 +32,7 @@ class ArmState:
 
 
 class RobotDynamics:
-    def __init__(self, robot: RobotSpec):
+    def __init__(self, robot: RobotProfile):
         self.robot = robot
         self.model = load_model(robot)
         self.data = mujoco.MjData(self.model)

@@ -26,7 +26,7 @@ from polyarm_control.config import default_config, flatten, unflatten
 from polyarm_control.core import RUNNING, ControllerCore
 from polyarm_control.osc import OSCGains
 from polyarm_control.reference import TargetError
-from polyarm_control.rotations import matrix_to_quat
+from polyarm_core.rotations import matrix_to_quat
 
 
 class ControllerNode(Node):

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from polyarm_control.rotations import from_rotation_vector, orientation_error, quat_to_matrix
+from polyarm_core.rotations import from_rotation_vector, orientation_error, quat_to_matrix
 
 PROFILES = ("min_jerk", "linear")
 

@@ -1,12 +1,11 @@
-"""Robot descriptions for polyarm: MJCF models and what the rest of the stack needs to know about them."""
+"""Robot descriptions: the MJCF models and one profile per arm (everything the stack knows about it)."""
 
 from polyarm_description.robots import (
     ROBOTS,
     JointLimits,
-    RobotSpec,
+    RobotProfile,
     UnknownRobotError,
     get_robot,
-    gripper_range,
     joint_limits,
     load_model,
 )
@@ -14,10 +13,9 @@ from polyarm_description.robots import (
 __all__ = [
     "ROBOTS",
     "JointLimits",
-    "RobotSpec",
+    "RobotProfile",
     "UnknownRobotError",
     "get_robot",
-    "gripper_range",
     "joint_limits",
     "load_model",
 ]

@@ -1,12 +1,15 @@
-"""The robots polyarm knows, where their MJCF lives, and how each one takes commands.
+"""The robot profiles: one entry per arm holding everything polyarm knows about it.
 
-The MJCF files are the single source of kinematics, inertia and limits; this module only names
-the joints the drivers publish and reads the limits back out of the compiled model.
+The MJCF file is the one source of kinematics, inertia, joint limits and the home joint configuration
+(keyframe "home"); the profile names the joints the drivers publish, the command interface, and every
+other fact the stack needs about the arm: the gripper's finger range, the home TCP pose, the workspace
+box, the controller's default gains, the default camera view and where tasks place their objects.
+This module imports numpy only: the policy process reads profiles without loading MuJoCo.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -19,7 +22,7 @@ MJCF_DIR = Path(__file__).resolve().parent / "mjcf"
 
 
 @dataclass(frozen=True)
-class RobotSpec:
+class RobotProfile:
     name: str
     summary: str
     mjcf_file: str
@@ -28,6 +31,20 @@ class RobotSpec:
     command_interface: str  # "effort" (joint torque) or "position" (servo targets)
     # The robot cancels its own gravity (libfranka does); a controller must then leave it out.
     gravity_compensated: bool
+    gripper_range: tuple[float, float]  # finger joint position of a closed and of an open gripper (m)
+    # The TCP at the MJCF's home keyframe (base_link; quaternion x y z w): the neutral pose of COG's 8th
+    # action. Forward kinematics gives it; it is written here so the policy process needs no MuJoCo
+    # (tests/test_descriptions.py checks the two agree).
+    home_tcp_position: tuple[float, float, float]
+    home_tcp_quaternion: tuple[float, float, float, float]
+    workspace_low: tuple[float, float, float]  # the box targets are clipped to (base_link, m)
+    workspace_high: tuple[float, float, float]
+    controller_gains: dict  # polyarm_control.osc.OSCGains fields that differ from its defaults
+    camera_view: tuple[tuple[float, float, float], tuple[float, float, float]]  # sim camera: position, look_at
+    # Where tasks put things on the table (base_link x, y in m): "objects" (the object space's centre, the
+    # middle of the arm's reach), "tray" and "tray_objects" (place_in_tray), "cabinet" (drawer tasks; an
+    # arm without it cannot reach a drawer).
+    task_layout: dict = field(default_factory=dict)
     tcp_site: str = "tcp"
     gripper_actuator: str = "gripper"
 
@@ -39,9 +56,33 @@ class RobotSpec:
     def dof(self) -> int:
         return len(self.arm_joints)
 
+    def gripper_opening(self, finger_position: float) -> float:
+        """Finger joint position (m) to the gripper's opening, 0 closed .. 1 open."""
+        closed, opened = self.gripper_range
+        return (finger_position - closed) / (opened - closed)
 
-ROBOTS: dict[str, RobotSpec] = {
-    "panda": RobotSpec(
+    def finger_position(self, opening: float) -> float:
+        """The gripper's opening (0 closed .. 1 open) to the finger joint position (m)."""
+        closed, opened = self.gripper_range
+        return closed + float(np.clip(opening, 0.0, 1.0)) * (opened - closed)
+
+
+_SERVO_ARM_GAINS = dict(mode="osc", stiffness_position=150.0, stiffness_orientation=150.0)
+_WIDOWX = dict(
+    gripper_range=(0.015, 0.037),
+    home_tcp_position=(0.299749, 0.0, 0.202075),
+    home_tcp_quaternion=(0.0, 0.707108, 0.0, 0.707105),
+    workspace_low=(0.1, -0.35, 0.02),
+    workspace_high=(0.45, 0.35, 0.4),
+    camera_view=((0.95, 0.4, 0.95), (0.2, 0.0, 0.07)),
+    task_layout={"objects": (0.3, 0.0), "tray": (0.28, 0.16), "tray_objects": (0.3, -0.06)},
+    command_interface="position",
+    gravity_compensated=False,
+    finger_joints=("left_finger", "right_finger"),
+)
+
+ROBOTS: dict[str, RobotProfile] = {
+    "panda": RobotProfile(
         name="panda",
         summary="Franka Emika Panda + Franka Hand (libfranka torque interface)",
         mjcf_file="panda.xml",
@@ -49,8 +90,17 @@ ROBOTS: dict[str, RobotSpec] = {
         finger_joints=("panda_finger_joint1", "panda_finger_joint2"),
         command_interface="effort",
         gravity_compensated=True,
+        gripper_range=(0.0, 0.04),
+        home_tcp_position=(0.306891, 0.0, 0.486882),
+        home_tcp_quaternion=(-1.0, 0.0, 0.0, 0.0),
+        workspace_low=(0.2, -0.45, 0.02),
+        workspace_high=(0.8, 0.45, 0.75),
+        # Physical Cartesian impedance: what users tune on the real arm.
+        controller_gains=dict(mode="impedance", stiffness_position=600.0, stiffness_orientation=40.0),
+        camera_view=((1.5, 0.6, 1.5), (0.3, 0.0, 0.1)),
+        task_layout={"objects": (0.5, 0.0), "tray": (0.5, 0.2), "tray_objects": (0.5, -0.08), "cabinet": (0.64, 0.0)},
     ),
-    "xarm7": RobotSpec(
+    "xarm7": RobotProfile(
         name="xarm7",
         summary="UFACTORY xArm 7 + xArm Gripper (servo mode 1)",
         mjcf_file="xarm7.xml",
@@ -58,24 +108,31 @@ ROBOTS: dict[str, RobotSpec] = {
         finger_joints=("left_finger_joint", "right_finger_joint"),
         command_interface="position",
         gravity_compensated=False,
+        gripper_range=(0.0, 0.0425),
+        home_tcp_position=(0.399522, 0.0, 0.30202),
+        home_tcp_quaternion=(1.0, 0.0, 0.0, 0.0),
+        workspace_low=(0.2, -0.45, 0.02),
+        workspace_high=(0.7, 0.45, 0.6),
+        controller_gains=_SERVO_ARM_GAINS,
+        camera_view=((1.5, 0.6, 1.5), (0.3, 0.0, 0.1)),
+        task_layout={"objects": (0.45, 0.0), "tray": (0.45, 0.2), "tray_objects": (0.45, -0.08), "cabinet": (0.6, 0.0)},
     ),
-    "wx250s": RobotSpec(
+    "wx250s": RobotProfile(
         name="wx250s",
         summary="Interbotix WidowX 250 6DOF + gripper (Dynamixel position mode)",
         mjcf_file="wx250s.xml",
         arm_joints=("waist", "shoulder", "elbow", "forearm_roll", "wrist_angle", "wrist_rotate"),
-        finger_joints=("left_finger", "right_finger"),
-        command_interface="position",
-        gravity_compensated=False,
+        controller_gains=_SERVO_ARM_GAINS,
+        **_WIDOWX,
     ),
-    "wx250": RobotSpec(
+    "wx250": RobotProfile(
         name="wx250",
         summary="Interbotix WidowX 250 5DOF + gripper (Dynamixel position mode)",
         mjcf_file="wx250.xml",
         arm_joints=("waist", "shoulder", "elbow", "wrist_angle", "wrist_rotate"),
-        finger_joints=("left_finger", "right_finger"),
-        command_interface="position",
-        gravity_compensated=False,
+        # 5 DoF: position first, orientation weighted down (weighted damped least squares).
+        controller_gains={**_SERVO_ARM_GAINS, "orientation_weight": 0.3},
+        **_WIDOWX,
     ),
 }
 
@@ -84,7 +141,7 @@ class UnknownRobotError(ValueError):
     pass
 
 
-def get_robot(name: str) -> RobotSpec:
+def get_robot(name: str) -> RobotProfile:
     try:
         return ROBOTS[name]
     except KeyError:
@@ -93,7 +150,7 @@ def get_robot(name: str) -> RobotSpec:
         ) from None
 
 
-def load_model(spec: RobotSpec) -> mujoco.MjModel:
+def load_model(spec: RobotProfile) -> mujoco.MjModel:
     """The robot alone, fixed at the world origin (its base_link)."""
     import mujoco
 
@@ -102,7 +159,7 @@ def load_model(spec: RobotSpec) -> mujoco.MjModel:
 
 @dataclass(frozen=True)
 class JointLimits:
-    """Per arm joint, in the order of RobotSpec.arm_joints (rad, rad/s, N·m)."""
+    """Per arm joint, in the order of RobotProfile.arm_joints (rad, rad/s, N·m)."""
 
     lower: np.ndarray
     upper: np.ndarray
@@ -110,7 +167,7 @@ class JointLimits:
     effort: np.ndarray
 
 
-def joint_limits(model: mujoco.MjModel, spec: RobotSpec) -> JointLimits:
+def joint_limits(model: mujoco.MjModel, spec: RobotProfile) -> JointLimits:
     joint_ids = [model.joint(n).id for n in spec.arm_joints]
     actuator_ids = [_actuator_for_joint(model, j) for j in joint_ids]
     effort = np.array(
@@ -127,12 +184,6 @@ def joint_limits(model: mujoco.MjModel, spec: RobotSpec) -> JointLimits:
         velocity=_numeric(model, "max_velocity", spec.dof),
         effort=effort,
     )
-
-
-def gripper_range(model: mujoco.MjModel) -> tuple[float, float]:
-    """Finger joint position of a closed and of an open gripper."""
-    closed, opened = _numeric(model, "gripper_range", 2)
-    return float(closed), float(opened)
 
 
 def _numeric(model: mujoco.MjModel, name: str, size: int) -> np.ndarray:

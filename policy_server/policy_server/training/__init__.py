@@ -1,1 +1,0 @@
-"""Offline training of the policy-server models: SAC, CQL, SAC-CQL-SI, PLAS, BC, PolyTask, COG."""

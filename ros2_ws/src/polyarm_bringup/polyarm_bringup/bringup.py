@@ -1,0 +1,105 @@
+"""The polyarm graph: which nodes run, with which parameter files and parameters.
+
+This is the one description of the graph. `launch/polyarm.launch.py` turns it into `ros2 launch`
+Node actions on a ROS 2 machine; `polyarm up` (polyarm_bringup.supervisor) starts the same nodes as
+processes on a pip-only machine. Each node is one process: the 100 Hz controller never shares one
+with inference, rendering or recording.
+
+Parameters come from the YAML files in polyarm/config (what a lab tunes once), then from the
+bringup's arguments (robot, task, checkpoint...), which win.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+from polyarm_description import ROBOTS
+
+CONFIG_DIR = Path(__file__).resolve().parent / "config"
+SIMS = ("mujoco", "none")  # none: the arm's driver (and camera) are started by the lab, outside this graph
+
+
+@dataclass(frozen=True)
+class NodeLaunch:
+    """One node of the graph. `executable` is both the ament console script in `package` and the
+    `polyarm` command that runs the same main()."""
+
+    name: str
+    package: str
+    executable: str
+    params_file: Path
+    parameters: dict = field(default_factory=dict)
+    stop_rank: int = 0  # shutdown order: lower stops first
+
+
+@dataclass(frozen=True)
+class Bringup:
+    """The bringup's arguments (the `ros2 launch` arguments and `polyarm up` options)."""
+
+    robot: str = "panda"
+    sim: str = "mujoco"
+    camera: bool = True
+    checkpoint: str = ""
+    task: str = ""
+    seed: int = 0
+    namespace: str = ""
+    record: str = ""  # MCAP output directory; empty: no recorder
+
+    def __post_init__(self):
+        if self.robot not in ROBOTS:
+            raise ValueError(f"unknown robot {self.robot!r}; one of {', '.join(ROBOTS)}")
+        if self.sim not in SIMS:
+            raise ValueError(f"unknown sim {self.sim!r}; one of {', '.join(SIMS)}")
+
+
+def describe(b: Bringup) -> list[NodeLaunch]:
+    """The nodes, in start order. Shutdown follows stop_rank: the policy stops first (and asks the
+    controller to hold), then the recorder closes its file, then the controller, then the sim."""
+    nodes = []
+    trained = checkpoint_spec(b.checkpoint) if b.checkpoint else {}
+    if b.sim == "mujoco":
+        sim = {"robot": b.robot, "task": b.task, "seed": b.seed, "camera.enabled": b.camera}
+        if b.camera:
+            sim.update(trained.get("camera", {}))
+        nodes.append(NodeLaunch("sim", "sim_bridge", "sim", CONFIG_DIR / "sim.yaml", sim, stop_rank=3))
+    nodes.append(NodeLaunch("controller", "polyarm_control", "controller", CONFIG_DIR / "controller.yaml",
+                            {"robot": b.robot}, stop_rank=2))
+    if b.checkpoint:
+        # in sim the object pose is the sim's ground truth; on the robot it comes from perception
+        object_topic = "sim/object_pose" if b.sim == "mujoco" else "perception/object_pose"
+        task = b.task if b.task in trained["tasks"] else ""  # else the checkpoint's (first) task
+        policy = {"robot": b.robot, "checkpoint": str(Path(b.checkpoint).resolve()), "task": task,
+                  "object_pose_topic": object_topic}
+        nodes.append(NodeLaunch("policy", "policy_server", "policy", CONFIG_DIR / "policy.yaml", policy, stop_rank=0))
+    if b.record:
+        nodes.append(NodeLaunch("recorder", "polyarm_data", "record", CONFIG_DIR / "recorder.yaml",
+                                {"output": str(Path(b.record).resolve())}, stop_rank=1))
+    if b.sim == "mujoco":  # the sim's /clock drives every node, as Gazebo's does (see sim_bridge.node)
+        nodes = [replace(n, parameters={**n.parameters, "use_sim_time": True}) for n in nodes]
+    return nodes
+
+
+def checkpoint_spec(path: str) -> dict:
+    """What the graph takes from a checkpoint: its task names, and the sim camera parameters of the
+    camera its training data was recorded with, so the sim-in-the-loop images are the images the
+    policy was trained on."""
+    from policy_server.checkpoint import load
+
+    checkpoint = load(Path(path))
+    camera = checkpoint.get("training", {}).get("dataset_spec", {}).get("camera") or {}
+    sim_camera = {"camera.width": int(camera["width"]), "camera.height": int(camera["height"])} if "width" in camera else {}
+    return {"tasks": list(checkpoint["tasks"]["names"]), "camera": sim_camera}
+
+
+def launch_arguments(node: NodeLaunch, namespace: str = "") -> dict:
+    """The launch_ros Node(...) arguments that start `node`: its parameter file, then the bringup's parameters."""
+    return {"package": node.package, "executable": node.executable, "name": node.name, "namespace": namespace,
+            "parameters": [str(node.params_file), node.parameters], "output": "screen"}
+
+
+def parameter_file_text(parameters: dict) -> str:
+    """A ROS 2 parameter file that sets `parameters` on any node that loads it."""
+    import yaml
+
+    return yaml.safe_dump({"/**": {"ros__parameters": parameters}}, sort_keys=False)

@@ -1,0 +1,33 @@
+"""Implementations by name: `polyarm driver --backend B`, a camera backend, `polyarm teleop --device D`.
+
+Each entry is "module:factory", imported only when asked for, so listing the names loads nothing and the
+ground floor imports no package above it. A factory takes keyword options and returns a RobotDriver,
+a Camera or a TeleopDevice. The driver, camera and teleop issues add their entries here.
+"""
+
+from __future__ import annotations
+
+import importlib
+
+DRIVERS = {
+    # the MuJoCo arm behind the RobotDriver interface, with its own real-time physics (no camera, no task)
+    "mujoco": "sim_bridge.devices:standalone_driver",
+}
+CAMERAS: dict[str, str] = {}  # the sim's scene camera (sim_bridge.devices.SceneCamera) runs inside `polyarm sim`
+TELEOP_DEVICES: dict[str, str] = {}
+
+_KINDS = {"driver": DRIVERS, "camera": CAMERAS, "teleop device": TELEOP_DEVICES}
+
+
+class UnknownBackendError(ValueError):
+    pass
+
+
+def factory(kind: str, name: str):
+    """The factory registered under `name` (raises UnknownBackendError listing the valid names)."""
+    table = _KINDS[kind]
+    if name not in table:
+        valid = ", ".join(sorted(table)) or "none yet"
+        raise UnknownBackendError(f"unknown {kind} {name!r}; valid: {valid}")
+    module, attribute = table[name].split(":")
+    return getattr(importlib.import_module(module), attribute)

@@ -1,0 +1,275 @@
+"""What `polyarm train` builds for each algorithm: data, architecture, algorithm and stages; and the
+reports that go beyond one run (SAC-CQL-SI's accuracy, forgetting and forward transfer; PolyTask's
+experts, distillation and lifelong forgetting)."""
+
+from __future__ import annotations
+
+import csv
+import json
+from dataclasses import fields
+from pathlib import Path
+
+import numpy as np
+import torch
+from polyarm_data.dataset import DatasetError, open_storage
+
+from policy_server.models import Architecture, set_state_normalization
+from polyarm_core.policy_io import OBJECT_KEYS, STATE_KEYS
+from polyarm_learning.bc import BC, BCConfig, BehaviorDistillation, relabel
+from polyarm_learning.cql import CQL, CQLConfig
+from polyarm_learning.data import concatenate, load_dataset
+from polyarm_learning.plas import PLAS, PLASConfig
+from polyarm_learning.sac import SAC, SACConfig
+from polyarm_learning.si import CQLSI, CQLSIConfig
+from polyarm_learning.trainer import RunConfig, Spec, Stage, Trainer
+
+CONFIGS = {"bc": BCConfig, "sac": SACConfig, "cql": CQLConfig, "cql-si": CQLSIConfig, "plas": PLASConfig,
+           "polytask": BCConfig, "cog": CQLConfig}
+ALGORITHMS = {"bc": BC, "sac": SAC, "cql": CQL, "cql-si": CQLSI, "plas": PLAS, "polytask": BehaviorDistillation, "cog": CQL}
+
+
+# ---------------------------------------------------------------------- pieces
+def hyperparameters(algo: str, args):
+    config_type = CONFIGS[algo]
+    names = {f.name for f in fields(config_type)}
+    given = {k[3:]: v for k, v in vars(args).items() if k.startswith("hp_") and v is not None}
+    foreign = sorted(set(given) - names)
+    if foreign:
+        raise ValueError(f"{', '.join('--' + n.replace('_', '-') for n in foreign)} do(es) not apply to {algo}; "
+                         f"its hyperparameters: {', '.join(sorted(names))}")
+    return config_type(**given)
+
+
+def dataset_metadata(path: Path) -> dict:
+    meta = open_storage(path).metadata.get("polyarm")
+    if not meta:
+        raise DatasetError(f"{path} has no polyarm metadata (robot, task, action scale); was it written by `polyarm collect`?")
+    return meta
+
+
+def observation(args, metas: list[dict]) -> tuple[int, list[str]]:
+    """(image size, state keys) of the policy: images if the data has them, unless --observation state."""
+    sizes = {m.get("image_size", 0) for m in metas}
+    if len(sizes) > 1:
+        raise DatasetError(f"the datasets hold different image sizes {sorted(sizes)}; a policy takes one")
+    size = sizes.pop()
+    kind = args.observation or ("image" if size else "state")
+    if kind == "image":
+        if not size:
+            raise DatasetError("the datasets hold no images (collected with --image-size 0); use --observation state")
+        return size, list(STATE_KEYS)
+    return 0, list(STATE_KEYS + OBJECT_KEYS)
+
+
+def architecture(args, image_size: int, state_keys: list[str], action_dim: int, tasks: int, conditioning: str) -> Architecture:
+    hidden = tuple(int(h) for h in args.hidden.split(",")) if args.hidden else ((1024, 512, 256) if image_size else (256, 256))
+    state_dim = 8 + (3 if "object_position" in state_keys else 0)
+    return Architecture(image_size=image_size, hidden=hidden, state_dim=state_dim, action_dim=action_dim,
+                        num_tasks=tasks, conditioning=conditioning if tasks > 1 or conditioning == "multihead" else "none",
+                        latent_dim=2 * action_dim, max_latent=args.max_latent, perturbation=args.perturbation,
+                        feature_dim=args.feature_dim, shared_encoder=args.shared_encoder)
+
+
+def neutral_quaternion(robot: str) -> tuple:
+    """The hemisphere of the state quaternion: the arm's home orientation, as the env and the node use."""
+    from polyarm_description import get_robot
+
+    return tuple(float(v) for v in get_robot(robot).home_tcp_quaternion)
+
+
+def run_config(args) -> RunConfig:
+    return RunConfig(batch_size=args.batch_size, seed=args.seed, augment=not args.no_augment, eval_every=args.eval_every,
+                     eval_episodes=args.eval_episodes, eval_seed=args.eval_seed, log_every=args.log_every,
+                     save_every=args.save_every, progress=not args.no_progress)
+
+
+def make_spec(algo: str, metas: list[dict], task_names: list[str], args, config, extra: dict | None = None) -> Spec:
+    robots = {m["robot"] for m in metas}
+    if len(robots) > 1:
+        raise DatasetError(f"the datasets come from different arms {sorted(robots)}")
+    scales = {tuple(m["action_scale"]) for m in metas}
+    if len(scales) > 1:
+        raise DatasetError(f"the datasets use different action scales {sorted(scales)}")
+    position_scale, rotation_scale = scales.pop()
+    robot = robots.pop()
+    training = {"algo": algo, "datasets": [str(p) for p in args.dataset], "prior": [str(p) for p in args.prior],
+                "hyperparameters": {f.name: getattr(config, f.name) for f in fields(config)},
+                "dataset_spec": {"robot": robot, "camera": metas[0].get("camera"), "image_size": metas[0].get("image_size"),
+                                 "action_scale": [position_scale, rotation_scale], "tasks": task_names},
+                **(extra or {})}
+    return Spec(robot, task_names, position_scale, rotation_scale, neutral_quaternion(robot), training)
+
+
+# ---------------------------------------------------------------------- one run
+def trainer(args) -> Trainer:
+    algo = args.algo
+    config = hyperparameters(algo, args)
+    torch.manual_seed(args.seed)  # the networks' initial weights
+    metas = [dataset_metadata(p) for p in args.dataset]
+    prior_metas = [dataset_metadata(p) for p in args.prior]
+    if args.prior and algo != "cog":
+        raise ValueError("--prior datasets are for --algo cog")
+    image_size, state_keys = observation(args, metas + prior_metas)
+    task_names = list(dict.fromkeys(m["task"] for m in metas))
+    if len(task_names) > 1 and algo != "cql-si":
+        raise ValueError(f"{algo} trains one task, the datasets hold {task_names}; use cql-si or polytask for several")
+    action_dim = _action_dim(args.dataset + args.prior)
+    conditioning = "multihead" if algo == "cql-si" else "none"
+    arch = architecture(args, image_size, state_keys, action_dim, len(task_names), conditioning)
+    data = [load_dataset(p, image_size, state_keys, task_names.index(m["task"])) for p, m in zip(args.dataset, metas, strict=True)]
+    if algo == "cql-si":
+        stages = [Stage(f"task {i + 1}: {name}", concatenate([d for d, m in zip(data, metas, strict=True) if m["task"] == name]),
+                        args.steps, i) for i, name in enumerate(task_names)]
+    else:
+        prior = [load_dataset(p, image_size, state_keys, 0, zero_rewards=True) for p in args.prior]  # COG: reward 0
+        stages = [Stage(task_names[0], concatenate(data + prior), args.steps)]
+    spec = make_spec(algo, metas + prior_metas, task_names, args, config)
+    return Trainer(args.out, normalized(ALGORITHMS[algo](arch, config), stages), stages, spec, run_config(args))
+
+
+def normalized(algorithm, stages: list[Stage]):
+    """Every network of the algorithm standardises states with the statistics of all its data."""
+    mean, scale = concatenate([s.data for s in stages]).state_statistics()
+    for network in algorithm.networks().values():
+        set_state_normalization(network, mean, scale)
+    return algorithm
+
+
+def _action_dim(paths: list[Path]) -> int:
+    dims = {open_storage(p).action_space.shape[0] for p in paths}
+    if len(dims) > 1:
+        raise DatasetError(f"the datasets have different action sizes {sorted(dims)}")
+    return dims.pop()
+
+
+# ---------------------------------------------------------------------- SAC-CQL-SI's report
+def sequential_report(args, trainer: Trainer) -> dict:
+    """Accuracy after each task (p_i(j·Δ)), forgetting F_i = p_i(i·Δ) - p_i(T), and, with reference
+    single-task runs, forward transfer FT_i = (AUC_i - AUC_i^b) / (1 - AUC_i^b) (seed 000, eq. 9)."""
+    tasks = trainer.spec.task_names
+    n = len(tasks)
+    accuracy = [[None] * n for _ in range(n)]
+    for record in trainer.boundaries:
+        stage = next(i for i, s in enumerate(trainer.stages) if s.name == record["stage"])
+        accuracy[stage][tasks.index(record["task"])] = record["success"]
+    forgetting = {tasks[i]: accuracy[i][i] - accuracy[n - 1][i] for i in range(n - 1)}
+    steps = [s.steps for s in trainer.stages]
+    auc = {}
+    for i, name in enumerate(tasks):
+        start = sum(steps[:i])
+        curve = [(r["step"] - start, r["success"]) for r in trainer.history if r["task"] == name and start < r["step"] <= start + steps[i]]
+        auc[name] = area_under_curve(curve, steps[i])
+    report = {"tasks": tasks, "accuracy_after_task": accuracy, "forgetting": forgetting, "auc": auc,
+              "si_strength": trainer.algorithm.config.si_strength}
+    if args.reference_run:
+        baseline = {}
+        for run in args.reference_run:
+            rows = list(csv.DictReader((Path(run) / "eval.csv").open()))
+            for name in {r["task"] for r in rows}:
+                points = [(int(r["step"]), float(r["success"])) for r in rows if r["task"] == name]
+                baseline[name] = area_under_curve(points, max(s for s, _ in points))
+        report["auc_reference"] = baseline
+        report["forward_transfer"] = {t: forward_transfer(auc[t], baseline[t]) for t in tasks if t in baseline}
+    (trainer.out / "sequential.json").write_text(json.dumps(report, indent=2))
+    return report
+
+
+def area_under_curve(points: list[tuple[int, float]], duration: int) -> float:
+    """(1/Δ) ∫ p(t) dt over a task's Δ steps, from evaluations at (t, p), starting from p(0) = 0's
+    first measured value held back to t = 0."""
+    if not points:
+        return 0.0
+    t = np.array([0] + [p[0] for p in points], float)
+    p = np.array([points[0][1]] + [q[1] for q in points], float)
+    return float(np.trapezoid(p, t) / duration)
+
+
+def forward_transfer(auc: float, auc_reference: float) -> float:
+    return (auc - auc_reference) / (1.0 - auc_reference) if auc_reference < 1.0 else 0.0
+
+
+# ---------------------------------------------------------------------- PolyTask
+def polytask(args, previous: dict | None = None) -> dict:
+    """Learn (an expert per task, trained here unless given), relabel, distill (eq. 2)."""
+    from policy_server.checkpoint import build_policy, load
+    from polyarm_learning.evaluate import evaluate
+    from policy_server.runtime import Policy
+
+    args.out.mkdir(parents=True, exist_ok=True)
+    datasets = list(previous["datasets"]) if previous else []
+    experts = list(previous["experts"]) if previous else []
+    datasets += [str(p) for p in args.dataset]
+    new_experts = [str(p) for p in args.expert]
+    if new_experts and len(new_experts) != len(args.dataset):
+        raise ValueError(f"{len(new_experts)} --expert for {len(args.dataset)} --dataset; give one per dataset or none")
+    for i, path in enumerate(args.dataset):
+        experts.append(new_experts[i] if new_experts else str(_train_expert(args, path)))
+    metas = [dataset_metadata(Path(p)) for p in datasets]
+    task_names = [m["task"] for m in metas]
+    if len(set(task_names)) != len(task_names):
+        raise DatasetError(f"polytask needs one dataset per task; got {task_names}")
+    image_size, state_keys = observation(args, metas)
+    parts = []
+    for i, (path, expert_path) in enumerate(zip(datasets, experts, strict=True)):
+        expert_checkpoint = load(expert_path)
+        spec = expert_checkpoint["observation"]
+        if spec["image_size"] != image_size or spec["state_keys"] != state_keys:
+            raise ValueError(f"expert {expert_path} sees {spec['image_size']} px images and {spec['state_keys']}, "
+                             f"the unified policy {image_size} px and {state_keys}")
+        network, _ = build_policy(expert_checkpoint)
+        parts.append(relabel(load_dataset(Path(path), image_size, state_keys, i), network))
+    config = hyperparameters("polytask", args)
+    torch.manual_seed(args.seed)
+    arch = architecture(args, image_size, state_keys, _action_dim([Path(p) for p in datasets]), len(task_names), args.conditioning)
+    run_args = replace_args(args, dataset=[Path(p) for p in datasets])
+    spec = make_spec("polytask", metas, task_names, run_args, config, {"polytask": {"datasets": datasets, "experts": experts}})
+    stages = [Stage("distill", concatenate(parts), args.steps)]
+    trainer = Trainer(args.out, normalized(BehaviorDistillation(arch, config), stages), stages, spec, run_config(args))
+    summary = trainer.run(resume=args.resume)
+    unified = Policy(load(args.out / "best.pt"), task=task_names[0])
+    rows = {}
+    for name, expert_path in zip(task_names, experts, strict=True):
+        expert_rate = evaluate(Policy(load(expert_path)), spec.robot, name, args.eval_episodes, args.eval_seed).rate
+        unified.set_task(name)
+        rows[name] = {"expert": expert_rate, "unified": evaluate(unified, spec.robot, name, args.eval_episodes, args.eval_seed).rate}
+    expert_total, unified_total = sum(r["expert"] for r in rows.values()), sum(r["unified"] for r in rows.values())
+    summary["polytask"] = {"per_task": rows, "expert_cumulative": expert_total, "unified_cumulative": unified_total,
+                           "ratio": unified_total / expert_total if expert_total else None}
+    (args.out / "polytask.json").write_text(json.dumps(summary["polytask"], indent=2))
+    return summary
+
+
+def lifelong(args) -> dict:
+    """PolyTask's lifelong mode: the previous run's tasks plus the new ones, distilled again; the
+    forgetting is each old task's success before minus after."""
+    from policy_server.checkpoint import load
+
+    previous_path = Path(args.lifelong_from) / "best.pt"
+    previous = load(previous_path)["training"].get("polytask")
+    if previous is None:
+        raise ValueError(f"{previous_path} is not a polytask run")
+    before = json.loads((Path(args.lifelong_from) / "polytask.json").read_text())["per_task"]
+    summary = polytask(args, previous)
+    after = summary["polytask"]["per_task"]
+    summary["lifelong"] = {"forgetting": {t: before[t]["unified"] - after[t]["unified"] for t in before},
+                           "before": {t: before[t]["unified"] for t in before}, "after": {t: r["unified"] for t, r in after.items()}}
+    (args.out / "lifelong.json").write_text(json.dumps(summary["lifelong"], indent=2))
+    return summary
+
+
+def _train_expert(args, dataset: Path) -> Path:
+    task = dataset_metadata(dataset)["task"]
+    out = args.out / "experts" / task
+    expert_args = replace_args(args, algo=args.expert_algo, dataset=[dataset], prior=[], out=out,
+                               resume=args.resume and (out / "last.pt").exists())
+    if not expert_args.resume and (out / "best.pt").exists():
+        return out / "best.pt"  # trained by an earlier, interrupted polytask run
+    print(f"polytask: training the {task} expert ({args.expert_algo}) in {out}")
+    trainer(expert_args).run(resume=expert_args.resume)
+    return out / "best.pt"
+
+
+def replace_args(args, **changes):
+    import argparse
+
+    return argparse.Namespace(**{**vars(args), **changes})

@@ -1,0 +1,70 @@
+"""A fixed eye-to-hand pinhole camera: intrinsics, pose, and the frames MuJoCo and ROS use for it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+
+import numpy as np
+from polyarm_description import get_robot
+
+
+@dataclass(frozen=True)
+class CameraConfig:
+    width: int = 320
+    height: int = 240
+    # Focal lengths and principal point in pixels; None means a RealSense D435-like default
+    # (fx = fy = 0.96 * width, principal point at the image centre).
+    fx: float | None = None
+    fy: float | None = None
+    cx: float | None = None
+    cy: float | None = None
+    position: tuple[float, float, float] = (1.5, 0.6, 1.5)
+    look_at: tuple[float, float, float] = (0.3, 0.0, 0.1)
+    rate_hz: float = 15.0
+    max_depth_m: float = 6.0  # beyond this, depth reads 0 (no return), as on a RealSense
+    frame_id: str = "camera_color_optical_frame"
+    name: str = field(default="scene_camera")
+
+    @classmethod
+    def for_robot(cls, robot: str, **overrides) -> "CameraConfig":
+        """The robot profile's default view: the camera looks at the middle of the arm's tabletop workspace."""
+        position, look_at = get_robot(robot).camera_view
+        return replace(cls(position=position, look_at=look_at), **overrides)
+
+    def __post_init__(self):
+        if self.width < 8 or self.height < 8:
+            raise ValueError(f"camera resolution {self.width}x{self.height} is too small")
+        if self.rate_hz <= 0:
+            raise ValueError(f"camera rate must be positive, got {self.rate_hz}")
+        forward = np.subtract(self.look_at, self.position)
+        if np.linalg.norm(forward) < 1e-6:
+            raise ValueError("camera position and look_at coincide")
+        if np.linalg.norm(np.cross(forward, [0.0, 0.0, 1.0])) < 1e-6:
+            raise ValueError("camera looks straight up or down; tilt look_at a little")
+
+    @property
+    def K(self) -> np.ndarray:
+        fx = self.fx if self.fx else 0.96 * self.width
+        fy = self.fy if self.fy else fx
+        cx = self.cx if self.cx is not None else self.width / 2.0
+        cy = self.cy if self.cy is not None else self.height / 2.0
+        return np.array([[fx, 0.0, cx], [0.0, fy, cy], [0.0, 0.0, 1.0]])
+
+    def optical_rotation(self) -> np.ndarray:
+        """World-from-camera rotation in the ROS optical convention (x right, y down, z forward)."""
+        forward = np.subtract(self.look_at, self.position)
+        forward = forward / np.linalg.norm(forward)
+        right = np.cross(forward, [0.0, 0.0, 1.0])
+        right /= np.linalg.norm(right)
+        down = np.cross(forward, right)
+        return np.column_stack([right, down, forward])
+
+    def mujoco_rotation(self) -> np.ndarray:
+        """World-from-camera rotation in MuJoCo's convention (x right, y up, looking along -z)."""
+        return self.optical_rotation() @ np.diag([1.0, -1.0, -1.0])
+
+    def project(self, points_world: np.ndarray) -> np.ndarray:
+        """Pixel coordinates (u, v) and depth of world points, by the pinhole model."""
+        p_cam = (np.atleast_2d(points_world) - np.asarray(self.position)) @ self.optical_rotation()
+        uvw = p_cam @ self.K.T
+        return np.column_stack([uvw[:, :2] / uvw[:, 2:3], p_cam[:, 2]])
