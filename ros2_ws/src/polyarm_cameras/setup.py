@@ -12,7 +12,7 @@ setup(
     ],
     install_requires=["setuptools"],
     zip_safe=False,
-    description="The camera node: one ROS 2 node over any Camera (color, aligned depth and camera_info, realsense-ros names).",
+    description="The camera stream: any Camera on the ROS graph (color, aligned depth and camera_info, realsense-ros names).",
     license="Apache-2.0",
-    entry_points={"console_scripts": ["camera=polyarm_cameras.main:main"]},
+    entry_points={"console_scripts": []},
 )

@@ -14,5 +14,5 @@ setup(
     zip_safe=False,
     description="Datasets (Minari layout), MCAP recording and the recorder node, scripted data collection.",
     license="Apache-2.0",
-    entry_points={"console_scripts": ["record=polyarm_data.recorder:main"]},
+    entry_points={"console_scripts": ["record = polyarm_data.recorder:main"]},
 )

@@ -14,5 +14,5 @@ setup(
     zip_safe=False,
     description="The driver node: one ROS 2 node over any RobotDriver (joint_states, joint_commands, gripper/command, diagnostics).",
     license="Apache-2.0",
-    entry_points={"console_scripts": ["driver=polyarm_drivers.main:main"]},
+    entry_points={"console_scripts": ["driver = polyarm_drivers.main:main"]},
 )

@@ -14,5 +14,5 @@ setup(
     zip_safe=False,
     description="Offline training (BC, SAC, CQL, CQL-SI, PLAS, PolyTask, COG) and in-process evaluation on the sim.",
     license="Apache-2.0",
-    entry_points={"console_scripts": ["train=polyarm_learning.train:main"]},
+    entry_points={"console_scripts": ["train = polyarm_learning.train:main"]},
 )

@@ -1,1 +1,2 @@
-"""The camera node: one ROS 2 node that serves any Camera, under realsense-ros topic names."""
+"""The camera stream: any Camera on the ROS graph, under realsense-ros topic names (the sim node hosts it today;
+the camera node of each real camera backend hosts the same stream)."""
