@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import os
 import random
+import shutil
 import signal
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -27,6 +29,29 @@ configure_ros_environment()
 configure_gl_backend()  # before anything imports mujoco
 
 REPO = Path(__file__).resolve().parents[1]
+WORKSPACE_PACKAGES = {p.parent.name for p in (REPO / "ros2_ws" / "src").glob("*/package.xml")}
+
+
+def sourced_environment() -> dict:
+    """This environment less what would make a sourced install space's packages lose to the venv's."""
+    return {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "AMENT_PREFIX_PATH", "COLCON_PREFIX_PATH")}
+
+
+@pytest.fixture(scope="session")
+def install_space(tmp_path_factory):
+    """`colcon build` of the whole workspace, as on a ROS 2 machine; its install space."""
+    colcon = Path(sys.executable).with_name("colcon")
+    if not colcon.exists():
+        colcon = shutil.which("colcon")
+    assert colcon, "colcon is not installed (requirements/dev.txt)"
+    base = tmp_path_factory.mktemp("colcon")
+    cmd = [str(colcon), "--log-base", str(base / "log"), "build", "--base-paths", str(REPO / "ros2_ws" / "src"),
+           "--build-base", str(base / "build"), "--install-base", str(base / "install")]
+    done = subprocess.run(cmd, capture_output=True, text=True, timeout=600, cwd=base)
+    assert done.returncode == 0, done.stdout + done.stderr
+    for package in WORKSPACE_PACKAGES:
+        assert f"Finished <<< {package}" in done.stdout
+    return base / "install"
 
 
 @pytest.fixture(scope="session")

@@ -2,38 +2,16 @@
 
 from __future__ import annotations
 
-import os
-import shutil
 import subprocess
 import sys
-from pathlib import Path
 
-import pytest
-
-REPO = Path(__file__).resolve().parents[1]
-PACKAGES = {"polyarm", "polyarm_common", "polyarm_control", "polyarm_description", "policy_server", "sim_bridge"}
+from conftest import WORKSPACE_PACKAGES as PACKAGES
+from conftest import sourced_environment
 
 
-@pytest.fixture(scope="module")
-def install_space(tmp_path_factory):
-    colcon = Path(sys.executable).with_name("colcon")
-    if not colcon.exists():
-        colcon = shutil.which("colcon")
-    assert colcon, "colcon is not installed (requirements/dev.txt)"
-    base = tmp_path_factory.mktemp("colcon")
-    cmd = [str(colcon), "--log-base", str(base / "log"), "build", "--base-paths", str(REPO / "ros2_ws" / "src"),
-           "--build-base", str(base / "build"), "--install-base", str(base / "install")]
-    done = subprocess.run(cmd, capture_output=True, text=True, timeout=600, cwd=base)
-    assert done.returncode == 0, done.stdout + done.stderr
-    for package in PACKAGES:
-        assert f"Finished <<< {package}" in done.stdout
-    return base / "install"
-
-
-def run_sourced(install: Path, command: str) -> subprocess.CompletedProcess:
-    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "AMENT_PREFIX_PATH", "COLCON_PREFIX_PATH")}
+def run_sourced(install, command: str) -> subprocess.CompletedProcess:
     return subprocess.run(["bash", "-c", f". {install}/setup.bash && {command}"], capture_output=True, text=True,
-                          timeout=120, env=env)
+                          timeout=120, env=sourced_environment())
 
 
 def test_colcon_installs_every_package_with_its_ament_index_entry(install_space):

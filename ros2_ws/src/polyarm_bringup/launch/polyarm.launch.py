@@ -1,12 +1,13 @@
-"""ros2 launch launch/polyarm.launch.py robot:=panda [sim:=mujoco|none] [camera:=true] [checkpoint:=F]
-                                       [task:=press_button] [seed:=0] [namespace:=arm] [record:=BAG_DIR]
+"""ros2 launch polyarm_bringup polyarm.launch.py robot:=panda [sim:=mujoco|none] [camera:=true] [checkpoint:=F]
+                                                  [task:=press_button] [seed:=0] [namespace:=arm] [record:=BAG_DIR]
 
 The polyarm graph on a machine with ROS 2 Jazzy sourced and the workspace built with colcon: the same
-nodes and parameter files as `polyarm up`, both read from polyarm_bringup.bringup. With sim:=none the arm's
-driver (and camera) run outside this file. A node that exits shuts the whole launch down.
+nodes and parameter files as `polyarm up`, both read from polyarm_bringup.bringup. With sim:=none the
+arm's driver (and camera) run outside this file. A node that exits shuts the whole launch down.
 
-On Ctrl-C, ros2 launch signals every node at once; each one's own shutdown is safe (the policy stops
-and asks the controller to hold, the recorder closes its bag). `polyarm up` also orders them.
+On Ctrl-C, ros2 launch signals every node at once; each one's own shutdown is safe whatever the order:
+the policy stops and asks the controller to hold, and the controller holds and keeps answering until
+the policy has gone (polyarm_control.node.ControllerNode.close); the recorder closes its bag.
 """
 
 from launch.actions import DeclareLaunchArgument, OpaqueFunction, Shutdown
@@ -21,11 +22,13 @@ def nodes(context):
     def value(name: str) -> str:
         return LaunchConfiguration(name).perform(context)
 
-    bringup = Bringup(robot=value("robot"), sim=value("sim"), camera=value("camera") == "true",
-                      checkpoint=value("checkpoint"), task=value("task"), seed=int(value("seed")),
-                      namespace=value("namespace"), record=value("record"))
+    # a bad argument (seed:=x) raises a ValueError naming it, which launch prints as the reason it stopped
+    bringup = Bringup.from_strings(**{name: value(name) for name in ARGUMENTS})
     return [Node(**launch_arguments(node, bringup.namespace), on_exit=Shutdown(reason=f"{node.name} exited"))
             for node in describe(bringup)]
+
+
+ARGUMENTS = ("robot", "sim", "camera", "checkpoint", "task", "seed", "namespace", "record")
 
 
 def generate_launch_description():
@@ -35,7 +38,7 @@ def generate_launch_description():
         DeclareLaunchArgument("camera", default_value="true", choices=["true", "false"]),
         DeclareLaunchArgument("checkpoint", default_value="", description="policy checkpoint (empty: no policy node)"),
         DeclareLaunchArgument("task", default_value=""),
-        DeclareLaunchArgument("seed", default_value="0"),
+        DeclareLaunchArgument("seed", default_value="0", description="seed of the task's object placement (integer)"),
         DeclareLaunchArgument("namespace", default_value=""),
         DeclareLaunchArgument("record", default_value="", description="MCAP bag directory (empty: no recorder)"),
         OpaqueFunction(function=nodes),

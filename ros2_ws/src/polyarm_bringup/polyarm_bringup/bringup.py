@@ -46,6 +46,17 @@ class Bringup:
     namespace: str = ""
     record: str = ""  # MCAP output directory; empty: no recorder
 
+    @classmethod
+    def from_strings(cls, **values: str) -> Bringup:
+        """From `ros2 launch` arguments (all strings), each checked with a message naming the bad one."""
+        if values.get("camera") not in ("true", "false"):
+            raise ValueError(f"camera:={values.get('camera')} must be true or false")
+        try:
+            seed = int(values["seed"])
+        except ValueError:
+            raise ValueError(f"seed:={values['seed']} must be an integer") from None
+        return cls(**{**values, "camera": values["camera"] == "true", "seed": seed})
+
     def __post_init__(self):
         if self.robot not in ROBOTS:
             raise ValueError(f"unknown robot {self.robot!r}; one of {', '.join(ROBOTS)}")
@@ -84,9 +95,9 @@ def checkpoint_spec(path: str) -> dict:
     """What the graph takes from a checkpoint: its task names, and the sim camera parameters of the
     camera its training data was recorded with, so the sim-in-the-loop images are the images the
     policy was trained on."""
-    from policy_server.checkpoint import load
+    from policy_server.spec import read_spec  # without torch: the launch process never loads it
 
-    checkpoint = load(Path(path))
+    checkpoint = read_spec(path)
     camera = checkpoint.get("training", {}).get("dataset_spec", {}).get("camera") or {}
     sim_camera = {"camera.width": int(camera["width"]), "camera.height": int(camera["height"])} if "width" in camera else {}
     return {"tasks": list(checkpoint["tasks"]["names"]), "camera": sim_camera}

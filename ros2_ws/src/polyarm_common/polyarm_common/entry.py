@@ -56,11 +56,18 @@ def run_node(prog: str, ros_args: list[str], make_node: Callable, check: Callabl
             getattr(node, "close", lambda: None)()
             node.destroy_node()
         rclpy.try_shutdown()
+        # Shut down: what is left is the interpreter's own exit, which resets Python's handlers to the
+        # default one, so a late signal (ros2 launch signals every node again when one exits) would kill
+        # the process mid-exit and launch would report it died (-2). Ignored, the exit code stands.
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(sig, signal.SIG_IGN)
 
 
 # rcl_wait is not woken by signals: a no-op timer wakes the spin loop this often, so it sees one.
 # (spin_once(timeout_sec=...) would do the same, but builds a new rcl timer for every callback: some
-# 300 a second in the controller, whose 100 Hz tick runs in this executor.)
+# 300 a second in the controller, whose 100 Hz tick runs in this executor.) The timer runs on the
+# steady clock, not the node's: under use_sim_time the node's clock stops with /clock (the sim has
+# exited), and a node must still be able to stop.
 SIGNAL_POLL_S = 0.1
 _interrupted = False
 _spinning = False
@@ -69,11 +76,12 @@ _spinning = False
 def _spin(node, check: Callable) -> int:
     """rclpy.spin until interrupted, asking check(node) between callbacks."""
     import rclpy
+    from rclpy.clock import Clock, ClockType
 
     global _spinning
     executor = rclpy.get_global_executor()
     executor.add_node(node)
-    wake = node.create_timer(SIGNAL_POLL_S, lambda: None)
+    wake = node.create_timer(SIGNAL_POLL_S, lambda: None, clock=Clock(clock_type=ClockType.STEADY_TIME))
     _spinning = True
     try:
         while rclpy.ok() and not _interrupted:
@@ -96,6 +104,10 @@ def _interrupt(signum, frame):
     responses among them, would then never run.
     """
     global _interrupted
+    first = not _interrupted
     _interrupted = True
-    if not _spinning:
+    if first and not _spinning:
         raise KeyboardInterrupt
+    # A second signal while shutting down changes nothing: a terminal's Ctrl-C reaches every node and
+    # ros2 launch then signals each one again; raised in close(), it would cut the policy's last
+    # controller/hold short. A hung shutdown still ends with launch's SIGKILL.

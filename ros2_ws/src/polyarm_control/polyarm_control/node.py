@@ -11,6 +11,7 @@ import time
 from dataclasses import replace
 
 import numpy as np
+import rclpy
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus
 from geometry_msgs.msg import PoseStamped
 from polyarm_common import conversions as conv
@@ -28,6 +29,8 @@ from polyarm_control.osc import OSCGains
 from polyarm_control.reference import TargetError
 from polyarm_core.rotations import matrix_to_quat
 
+# s the controller keeps answering on shutdown; at most SHUTDOWN_MAX_S while a target publisher is still there
+SHUTDOWN_GRACE_S, SHUTDOWN_MAX_S = 1.0, 4.0
 
 class ControllerNode(Node):
     def __init__(self, overrides=(), sched_fifo: str = "not requested"):
@@ -70,6 +73,8 @@ class ControllerNode(Node):
 
     # -------------------------------------------------------------- callbacks
     def _on_joint_state(self, msg: JointState) -> None:
+        if self._now() == 0.0:
+            return  # on use_sim_time before the first /clock: no time to measure the state's age against
         try:
             self.core.joint_state(msg.name, msg.position, msg.velocity, self._now())
         except ValueError as err:
@@ -108,6 +113,19 @@ class ControllerNode(Node):
             else:
                 self.get_logger().warn(f"controller: {out.status}")
             self._last_status = out.status
+
+    def close(self) -> None:
+        """On shutdown: hold the current reference, and keep the tick and the services running for
+        SHUTDOWN_GRACE_S, longer while a policy or teleop (a controller/target_pose publisher) is still
+        there, up to SHUTDOWN_MAX_S. ros2 launch signals every node at once, and the policy's last act is
+        to ask controller/hold: it is answered whatever the order the processes stop in. (The grace covers
+        a publisher that discovery has not reported yet.)"""
+        self.core.hold(self._now())
+        start = time.monotonic()
+        while (elapsed := time.monotonic() - start) < SHUTDOWN_MAX_S:
+            if elapsed > SHUTDOWN_GRACE_S and self.count_publishers("controller/target_pose") == 0:
+                break
+            rclpy.spin_once(self, timeout_sec=0.05)
 
     def _service(self, action, message: str):
         def handle(request, response):

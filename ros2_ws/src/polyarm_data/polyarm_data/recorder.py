@@ -19,7 +19,7 @@ from polyarm_data.recording import McapRecording
 
 PARAMETERS = {  # name: (default, description)
     "output": ("", "bag directory to create (MCAP)"),
-    "exclude": (["/none"], "topics not to record"),
+    "exclude": (["/none"], "topics not to record; relative names resolve in the recorder's namespace"),
     "discovery_period": (1.0, "s between looks for new topics"),
 }
 RAW_QOS = QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=100, reliability=ReliabilityPolicy.BEST_EFFORT)
@@ -33,7 +33,7 @@ class RecorderNode(Node):
         output = self.get_parameter("output").value
         if not output:
             raise ValueError("no output bag given (--output DIR)")
-        self.exclude = set(self.get_parameter("exclude").value)
+        self.exclude = {self.resolve_topic_name(name) for name in self.get_parameter("exclude").value}
         self.recording = McapRecording(Path(output))
         self._discover()
         self.create_timer(float(self.get_parameter("discovery_period").value), self._discover)
