@@ -154,3 +154,27 @@ def test_a_missing_checkpoint_exits_with_a_clear_error(tmp_path):
     done = subprocess.run([sys.executable, "-m", "polyarm.cli", "policy", "--checkpoint", str(tmp_path / "none.pt")],
                           capture_output=True, text=True, timeout=60)
     assert done.returncode == 2 and "does not exist" in done.stderr
+
+
+# Runs `polyarm policy` as is; at exit the process prints the top-level modules it had loaded.
+LOADED_AT_EXIT = ("import atexit, sys; "
+                  "atexit.register(lambda: print('LOADED', *sorted({m.split('.')[0] for m in sys.modules}), flush=True)); "
+                  "from polyarm.cli import main; sys.exit(main(sys.argv[1:]))")
+
+
+def test_the_policy_process_loads_neither_mujoco_nor_the_controller_nor_the_sim(node):
+    from conftest import REPO
+
+    demo = REPO / "demo" / "panda_press_button.pt"
+    heard = targets(node)
+    RecordedObservations(node)
+    proc = subprocess.Popen([sys.executable, "-c", LOADED_AT_EXIT, "policy", "--checkpoint", str(demo), "--robot", "panda",
+                             "--start"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True)
+    try:
+        spin_until(node, lambda: len(heard.messages) >= 2, 60, "targets from the demo checkpoint")
+    finally:
+        proc.send_signal(subprocess.signal.SIGINT)
+        output, _ = proc.communicate(timeout=30)
+    loaded = set(next(line for line in output.splitlines() if line.startswith("LOADED")).split()[1:])
+    assert {"policy_server", "polyarm_core", "torch", "rclpy"} <= loaded  # it did run the policy
+    assert not loaded & {"mujoco", "polyarm_control", "sim_bridge", "polyarm_learning", "polyarm_data", "gymnasium"}, loaded

@@ -24,6 +24,9 @@ COMMANDS = {
     "demo": ("polyarm_bringup.demo:main", "run the shipped demo checkpoint on the simulated Panda through ROS and report"),
 }
 
+# Commands whose process never loads MuJoCo: the policy runs on the robot with its runtime alone.
+WITHOUT_SIMULATOR = {"policy", "export", "record", "monitor", "dataset", "compare"}
+
 
 def usage() -> str:
     width = max(map(len, COMMANDS))
@@ -40,7 +43,8 @@ def main(argv: list[str] | None = None) -> int:
     if name not in COMMANDS:
         print(f"polyarm: unknown command {name!r}; valid commands: {', '.join(COMMANDS)}", file=sys.stderr)
         return 2
-    _choose_gl_backend()
+    if name not in WITHOUT_SIMULATOR:
+        _choose_gl_backend()
     module, function = COMMANDS[name][0].split(":")
     return getattr(importlib.import_module(module), function)(rest) or 0
 

@@ -1,0 +1,133 @@
+"""The driver conformance suite: what every RobotDriver must do, checked through the interface alone and
+through the driver node. The MuJoCo arm runs it here (tests/test_driver_conformance.py); each real
+driver's tests run the same functions against its SDK and the robot's protocol simulator.
+
+Times are the robot's: `wait(s)` lets the robot's own time pass (wall time for a real-time robot).
+"""
+
+from __future__ import annotations
+
+import math
+import time
+
+import numpy as np
+from polyarm_core.driver import CommandRefused, JointReading, RobotDriver
+
+SETTLE_S = 0.5
+STILL = 0.003  # rad/s: a joint slower than this is at rest
+
+
+def arm(reading: JointReading, robot) -> np.ndarray:
+    return np.array([reading.position[reading.names.index(j)] for j in robot.arm_joints])
+
+
+def arm_velocity(reading: JointReading, robot) -> np.ndarray:
+    return np.array([reading.velocity[reading.names.index(j)] for j in robot.arm_joints])
+
+
+def settle(driver: RobotDriver, timeout: float = 5.0) -> JointReading:
+    """Wait until the arm has been at rest for 0.2 s (servos overshoot and return after a stop)."""
+    deadline, still_since = time.monotonic() + timeout, None
+    while time.monotonic() < deadline:
+        reading = driver.read()
+        if np.abs(arm_velocity(reading, driver.robot)).max() < STILL:
+            still_since = still_since or time.monotonic()
+            if time.monotonic() - still_since > 0.2:
+                return reading
+        else:
+            still_since = None
+        time.sleep(0.01)
+    raise AssertionError(f"the arm did not come to rest within {timeout} s")
+
+
+def stream(driver: RobotDriver, command: np.ndarray, seconds: float, rate_hz: float = 100.0) -> None:
+    """Send `command` at the controller's rate for `seconds`, as the controller node does."""
+    for _ in range(max(1, round(seconds * rate_hz))):
+        driver.write(driver.robot.arm_joints, command)
+        time.sleep(1.0 / rate_hz)
+
+
+def motion_command(driver: RobotDriver, start: np.ndarray) -> np.ndarray:
+    """A small command that moves the first joint: a torque, or a target 0.2 rad away."""
+    if driver.command_interface == "effort":
+        return np.eye(driver.robot.dof)[0] * 2.0  # N m on the base joint (gravity compensated by the robot)
+    return start + np.eye(driver.robot.dof)[0] * 0.2
+
+
+def check_reading(driver: RobotDriver) -> JointReading:
+    """The reading names the arm's joints then the fingers', with finite values and a stamp."""
+    reading = driver.read()
+    robot = driver.robot
+    assert reading.names == tuple(robot.arm_joints) + tuple(robot.finger_joints)
+    for values in (reading.position, reading.velocity, reading.effort):
+        assert len(values) == len(reading.names) and np.all(np.isfinite(values))
+    assert 0.0 <= reading.gripper_opening <= 1.05 and reading.stamp_ns > 0
+    return reading
+
+
+def check_a_command_moves_the_arm(driver: RobotDriver) -> None:
+    start = arm(driver.read(), driver.robot)
+    stream(driver, motion_command(driver, start), 0.3)
+    moved = arm(driver.read(), driver.robot) - start
+    assert abs(moved[0]) > 0.02, f"joint 1 moved {moved[0]:.4f} rad"
+    driver.stop()
+
+
+def check_bad_commands_are_refused_and_the_arm_holds(driver: RobotDriver) -> None:
+    robot = driver.robot
+    driver.stop()
+    here = arm(settle(driver), robot)
+    nan = here.copy()
+    nan[0] = math.nan
+    over = here + 100.0  # beyond every joint's position and torque limit
+    for bad, why in ((nan, "not finite"), (over, "outside the limits"), (here[:-1], "joint names")):
+        names = robot.arm_joints if len(bad) == robot.dof else robot.arm_joints[:-1]
+        try:
+            driver.write(names, bad)
+        except CommandRefused as err:
+            assert why in str(err) or "do not match" in str(err) or "values" in str(err), err
+        else:
+            raise AssertionError(f"{bad} was accepted")
+    time.sleep(SETTLE_S)
+    assert np.abs(arm(driver.read(), robot) - here).max() < 2e-3, "the arm moved after refused commands"
+
+
+def check_a_stale_command_stream_holds_the_arm(driver: RobotDriver) -> None:
+    robot = driver.robot
+    start = arm(driver.read(), robot)
+    stream(driver, motion_command(driver, start), 0.2)  # moving, then the stream stops
+    a = settle(driver)
+    time.sleep(SETTLE_S)
+    b = driver.read()
+    assert np.abs(arm(b, robot) - arm(a, robot)).max() < 2e-3, "the arm drifts without commands"
+    assert np.abs(arm_velocity(b, robot)).max() < STILL
+
+
+def check_the_gripper_closes_and_opens(driver: RobotDriver) -> None:
+    for opening, done in ((0.0, lambda g: g < 0.1), (1.0, lambda g: g > 0.9)):
+        driver.command_gripper(opening)
+        deadline = time.monotonic() + 3.0
+        while not done(driver.read().gripper_opening) and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert done(driver.read().gripper_opening), f"gripper at {driver.read().gripper_opening:.2f}, asked {opening}"
+    try:
+        driver.command_gripper(math.nan)
+    except CommandRefused:
+        pass
+    else:
+        raise AssertionError("a NaN gripper command was accepted")
+
+
+def check_stop_leaves_the_arm_still(driver: RobotDriver) -> None:
+    robot = driver.robot
+    start = arm(driver.read(), robot)
+    stream(driver, motion_command(driver, start), 0.2)
+    driver.stop()
+    a = settle(driver)
+    time.sleep(SETTLE_S)
+    assert np.abs(arm(driver.read(), robot) - arm(a, robot)).max() < 1e-3
+
+
+INTERFACE_CHECKS = (check_a_command_moves_the_arm, check_bad_commands_are_refused_and_the_arm_holds,
+                    check_a_stale_command_stream_holds_the_arm, check_the_gripper_closes_and_opens,
+                    check_stop_leaves_the_arm_still)
