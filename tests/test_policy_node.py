@@ -12,11 +12,11 @@ from conftest import Collector, set_parameters, spin_for, spin_until
 from geometry_msgs.msg import PoseStamped
 from policy_server.checkpoint import load, new_checkpoint, save
 from policy_server.models import Architecture
-from polyarm_core.policy_io import ActionAdapter, ObservationAdapter
 from policy_server.runtime import Policy
 from polyarm_common import conversions as conv
 from polyarm_common.qos import COMMAND, SENSOR, STATE
 from polyarm_control.config import default_config
+from polyarm_core.policy_io import ActionAdapter, ObservationAdapter
 from polyarm_core.rotations import matrix_to_quat, quat_to_matrix
 from rcl_interfaces.srv import SetParameters
 from rclpy.parameter import Parameter

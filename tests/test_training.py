@@ -11,8 +11,8 @@ import numpy as np
 import pytest
 import torch
 from policy_server.checkpoint import load
-from polyarm_learning.evaluate import evaluate
 from policy_server.runtime import Policy, network_inputs
+from polyarm_learning.evaluate import evaluate
 from polyarm_learning.train import main as train
 
 RUN = ["--batch-size", "64", "--no-progress"]

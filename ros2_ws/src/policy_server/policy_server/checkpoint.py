@@ -19,9 +19,9 @@ import zipfile
 from pathlib import Path
 
 import torch
+from polyarm_core.policy_io import OBJECT_KEYS, OBJECT_SIZE, STATE_KEYS, STATE_SIZE
 
 from policy_server.models import DEPLOYED, Architecture
-from polyarm_core.policy_io import OBJECT_KEYS, OBJECT_SIZE, STATE_KEYS, STATE_SIZE
 
 FORMAT_VERSION = 1
 STATE_SIZES = {0: [], STATE_SIZE: STATE_KEYS, STATE_SIZE + OBJECT_SIZE: STATE_KEYS + OBJECT_KEYS}

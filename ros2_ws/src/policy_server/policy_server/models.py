@@ -232,8 +232,9 @@ class CVAE(nn.Module):
         self.q_z = mlp([width + arch.action_dim, 750, 750], 2 * arch.latent_dim)
         self.p_a = mlp([width + arch.latent_dim, 750, 750], arch.action_dim)
 
-    def encode(self, image, state, action):
-        mean, log_std = self.q_z(torch.cat([self.encoder(image, state), action], dim=1)).split(self.latent_dim, dim=1)
+    def encode(self, features, action):
+        """q(z | s, a): mean and log std of the latent, from the state's features."""
+        mean, log_std = self.q_z(torch.cat([features, action], dim=1)).split(self.latent_dim, dim=1)
         return mean, log_std.clamp(-4.0, 15.0)
 
     def decode(self, features, z):

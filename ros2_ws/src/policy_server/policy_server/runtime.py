@@ -15,9 +15,9 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from polyarm_core.policy_io import policy_state
 
 from policy_server.checkpoint import CheckpointError, build_policy, load, task_index
-from polyarm_core.policy_io import policy_state
 
 BACKENDS = ("torch", "onnx")
 

@@ -10,12 +10,11 @@ the policy stops and asks the controller to hold, and the controller holds and k
 the policy has gone (polyarm_control.node.ControllerNode.close); the recorder closes its bag.
 """
 
+from launch import LaunchDescription
 from launch.actions import DeclareLaunchArgument, OpaqueFunction, Shutdown
 from launch.substitutions import LaunchConfiguration
 from launch_ros.actions import Node
 from polyarm_bringup.bringup import ROBOTS, SIMS, Bringup, describe, launch_arguments
-
-from launch import LaunchDescription
 
 
 def nodes(context):

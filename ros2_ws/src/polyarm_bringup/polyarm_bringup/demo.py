@@ -51,8 +51,8 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def offline_success(checkpoint: str, robot: str, task: str, episodes: int, seed: int) -> float:
-    from polyarm_learning.evaluate import evaluate
     from policy_server.runtime import Policy
+    from polyarm_learning.evaluate import evaluate
 
     policy = Policy.load(checkpoint, "torch", None)
     return evaluate(policy, robot, task, episodes, seed, progress=True).rate

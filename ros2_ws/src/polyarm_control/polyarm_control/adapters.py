@@ -81,9 +81,6 @@ class PositionAdapter:
         self.qd_ref = np.where(blocked, 0.0, self.qd_ref)
         return self.q_ref.copy()
 
-    def reference_state(self) -> ArmState:
-        return self.model.state(self.q_ref, self.qd_ref)
-
     def stop(self, measured: ArmState, q_stop: np.ndarray) -> np.ndarray:
         self.q_ref, self.qd_ref = q_stop.copy(), np.zeros_like(q_stop)
         return q_stop.copy()

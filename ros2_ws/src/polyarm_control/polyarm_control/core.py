@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+from polyarm_core.rotations import angle_between, orientation_error
 from polyarm_description import RobotProfile
 
 from polyarm_control.adapters import EffortAdapter, PositionAdapter
@@ -19,7 +20,6 @@ from polyarm_control.dynamics import ArmState, RobotDynamics
 from polyarm_control.limits import CommandGuard
 from polyarm_control.osc import osc_torque
 from polyarm_control.reference import Pose, ReferenceInterpolator, TargetError, Workspace, validate_target
-from polyarm_core.rotations import angle_between, orientation_error
 
 RUNNING, HOLD, STOPPED = "running", "hold", "stopped"
 

@@ -17,6 +17,7 @@ from geometry_msgs.msg import PoseStamped
 from polyarm_common import conversions as conv
 from polyarm_common.qos import COMMAND, STATE
 from polyarm_common.rate import RateMeter
+from polyarm_core.rotations import matrix_to_quat
 from polyarm_description import get_robot
 from rcl_interfaces.msg import SetParametersResult
 from rclpy.node import Node
@@ -27,7 +28,6 @@ from polyarm_control.config import default_config, flatten, unflatten
 from polyarm_control.core import RUNNING, ControllerCore
 from polyarm_control.osc import OSCGains
 from polyarm_control.reference import TargetError
-from polyarm_core.rotations import matrix_to_quat
 
 # s the controller keeps answering on shutdown; at most SHUTDOWN_MAX_S while a target publisher is still there
 SHUTDOWN_GRACE_S, SHUTDOWN_MAX_S = 1.0, 4.0

@@ -1,4 +1,9 @@
-"""The operational-space law (Khatib 1987), as robosuite's OSC_POSE writes it, plus physical impedance.
+"""The operational-space law (Khatib 1987), structured as robosuite's OSC_POSE, plus physical impedance.
+
+One difference from robosuite: it applies separate position and orientation inertias by default
+(`uncouple_pos_ori`: Lambda_pos = (J_p M^-1 J_p^T)^-1 and Lambda_ori), so a position error produces no
+torque about the TCP; this module uses the full, coupled Lambda of Khatib's formulation below, which
+decouples the task-space accelerations instead.
 
     Lambda = (J M^-1 J^T)^-1                     task-space inertia, filtered near singularities
     mode "osc":       F = Lambda (Kp e + Kd edot),  Kd = 2 zeta sqrt(Kp)      (per axis)

@@ -10,7 +10,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-
 from polyarm_core.rotations import from_rotation_vector, orientation_error, quat_to_matrix
 
 PROFILES = ("min_jerk", "linear")

@@ -22,7 +22,6 @@ import numpy as np
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="polyarm collect", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     from polyarm_description import ROBOTS
-
     from sim_bridge.tasks import TASKS
 
     parser.add_argument("--robot", required=True, choices=sorted(ROBOTS))
@@ -50,8 +49,9 @@ def main(argv: list[str] | None = None) -> int:
     from sim_bridge.rendering import configure_gl_backend
 
     configure_gl_backend()
-    from polyarm_data.dataset import DatasetError
     from sim_bridge.tasks import TaskError
+
+    from polyarm_data.dataset import DatasetError
 
     try:
         return collect(args)
@@ -61,11 +61,11 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def collect(args) -> int:
+    from sim_bridge.envs import PolyarmEnv
+    from sim_bridge.scripted import PRIOR_MIX, scripted_policy
     from tqdm import tqdm
 
     from polyarm_data.dataset import Episode, create_or_open
-    from sim_bridge.envs import PolyarmEnv
-    from sim_bridge.scripted import PRIOR_MIX, scripted_policy
 
     env = PolyarmEnv(args.robot, args.task, image_size=args.image_size, episode_length=args.episode_length,
                      area_cm2=args.area, density=args.density)

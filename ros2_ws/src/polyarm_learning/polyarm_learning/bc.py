@@ -1,4 +1,4 @@
-"""Behaviour cloning, and PolyTask's behaviour distillation (seed 004 §II-C, D), which is behaviour
+"""Behaviour cloning, and PolyTask's behaviour distillation (Haldar and Pinto, 'PolyTask: Learning Unified Policies through Behavior Distillation', §II-C, D), which is behaviour
 cloning onto relabelled actions:
 
     eq. 2  Π = argmin_Π E_{t~T} E_{(s,g)~D_t} ||Π(s, g) - π_t(s, g)||²
@@ -14,9 +14,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import torch
+from policy_server.models import ConditionedPolicy
 from torch import nn
 
-from policy_server.models import ConditionedPolicy
 from polyarm_learning.data import Batch, TransitionData
 from polyarm_learning.optim import adam
 

@@ -1,4 +1,4 @@
-"""Conservative Q-learning, CQL(H), on SAC, non-Lagrange unless `cql_target_gap` is set (seed 000 eq. 6; COG A.3):
+"""Conservative Q-learning, CQL(H), on SAC, non-Lagrange unless `cql_target_gap` is set (the SAC-CQL-SI paper, eq. 6; COG, appendix A.3):
 
     eq. 6  J_Q^total(θ_i) = J_Q(θ_i) + α_cql E_s[log Σ_a exp Q_i(s, a) - E_{a~D} Q_i(s, a)]
 

@@ -101,10 +101,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.episodes < 1:
         parser.error("--episodes must be at least 1")
 
-    from sim_bridge.tasks import TaskError
-
     from policy_server.checkpoint import CheckpointError, load
     from policy_server.runtime import Policy
+    from sim_bridge.tasks import TaskError
 
     try:
         checkpoint = load(args.checkpoint)

@@ -1,4 +1,5 @@
-"""PLAS: policy in the latent action space (seed 001 §2.4, Algorithm 1).
+"""PLAS: policy in the latent action space (Zhou, Bajracharya and Held, "PLAS: Latent Action Space for
+Offline Reinforcement Learning", CoRL 2020, as restated in §2.4 and Algorithm 1 of Zhou's thesis).
 
     VAE training (M steps), eq. 2.4: maximise E_z~q[log p(a|s,z)] - D_KL[q(z|a,s) || N(0, I)]
         as BCQ's code does: ||a - D(s, z)||² + ½ KL, z = µ + σ ε
@@ -19,9 +20,9 @@ import copy
 from dataclasses import dataclass
 
 import torch
+from policy_server.models import PLASPolicy, TwinQ
 from torch import nn
 
-from policy_server.models import PLASPolicy, TwinQ
 from polyarm_learning.data import Batch
 from polyarm_learning.optim import adam
 from polyarm_learning.sac import frozen, soft_update
@@ -82,8 +83,7 @@ class PLAS:
     def update_vae(self, batch: Batch) -> dict[str, float]:
         cvae = self.policy.cvae
         features = cvae.encoder(batch.image, batch.state)
-        mean, log_std = cvae.q_z(torch.cat([features, batch.action], dim=1)).split(cvae.latent_dim, dim=1)
-        log_std = log_std.clamp(-4.0, 15.0)
+        mean, log_std = cvae.encode(features, batch.action)
         z = mean + log_std.exp() * torch.randn_like(mean)
         loss, kl = cvae_loss(batch.action, cvae.decode(features, z), mean, log_std, self.config.kl_weight)
         self.vae_optimizer.zero_grad(set_to_none=True)

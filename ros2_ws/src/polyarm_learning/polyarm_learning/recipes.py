@@ -11,10 +11,10 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from polyarm_data.dataset import DatasetError, open_storage
-
 from policy_server.models import Architecture, set_state_normalization
 from polyarm_core.policy_io import OBJECT_KEYS, STATE_KEYS
+from polyarm_data.dataset import DatasetError, open_storage
+
 from polyarm_learning.bc import BC, BCConfig, BehaviorDistillation, relabel
 from polyarm_learning.cql import CQL, CQLConfig
 from polyarm_learning.data import concatenate, load_dataset
@@ -145,7 +145,7 @@ def _action_dim(paths: list[Path]) -> int:
 # ---------------------------------------------------------------------- SAC-CQL-SI's report
 def sequential_report(args, trainer: Trainer) -> dict:
     """Accuracy after each task (p_i(j·Δ)), forgetting F_i = p_i(i·Δ) - p_i(T), and, with reference
-    single-task runs, forward transfer FT_i = (AUC_i - AUC_i^b) / (1 - AUC_i^b) (seed 000, eq. 9)."""
+    single-task runs, forward transfer FT_i = (AUC_i - AUC_i^b) / (1 - AUC_i^b) (the SAC-CQL-SI paper, eq. 9)."""
     tasks = trainer.spec.task_names
     n = len(tasks)
     accuracy = [[None] * n for _ in range(n)]
@@ -192,8 +192,9 @@ def forward_transfer(auc: float, auc_reference: float) -> float:
 def polytask(args, previous: dict | None = None) -> dict:
     """Learn (an expert per task, trained here unless given), relabel, distill (eq. 2)."""
     from policy_server.checkpoint import build_policy, load
-    from polyarm_learning.evaluate import evaluate
     from policy_server.runtime import Policy
+
+    from polyarm_learning.evaluate import evaluate
 
     args.out.mkdir(parents=True, exist_ok=True)
     datasets = list(previous["datasets"]) if previous else []

@@ -1,4 +1,4 @@
-"""Soft actor-critic (Haarnoja et al.), as written in seed 000 §III-A: twin Q-functions with target
+"""Soft actor-critic (Haarnoja et al.), as written in the SAC-CQL-SI paper (continual offline RL with synaptic intelligence), §III-A: twin Q-functions with target
 networks, a tanh-Gaussian actor and automatic entropy tuning.
 
     eq. 3  y = r + γ (1 - d) [min_i Q̄_i(s', a') - α log π(a'|s')],   a' ~ π(·|s')
@@ -15,9 +15,9 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 
 import torch
+from policy_server.models import Architecture, TanhGaussianActor, TwinQ
 from torch import nn
 
-from policy_server.models import Architecture, TanhGaussianActor, TwinQ
 from polyarm_learning.data import Batch
 from polyarm_learning.optim import adam
 
@@ -30,7 +30,7 @@ class SACConfig:
     critic_lr: float = 3e-4
     alpha_lr: float = 3e-4
     entropy_backup: bool = True  # the -α log π term in eq. 3 (CQL(H) drops it)
-    target_entropy: float | None = None  # H̄; None: -|A| (seed 000)
+    target_entropy: float | None = None  # H̄; None: -|A| (the SAC-CQL-SI paper)
     actor_average: float = 0.0  # deploy a Polyak average of the actor, this much of it kept each step; 0: the actor
 
 

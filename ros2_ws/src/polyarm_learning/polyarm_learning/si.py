@@ -1,5 +1,5 @@
 """Synaptic intelligence (Zenke et al. 2017) on the actor of SAC-CQL, for tasks learned in sequence
-(seed 000 §III-B):
+(the SAC-CQL-SI paper (continual offline RL with synaptic intelligence), §III-B):
 
     eq. 7  L_µ = Σ_k Ω_k^µ (φ̃_k - φ_k)²            φ̃: the weights at the end of the previous task
     eq. 8  J_π^total(φ) = J_π(φ) + c L_µ
@@ -64,8 +64,8 @@ class SynapticIntelligence:
 
 @dataclass
 class CQLSIConfig(CQLConfig):
-    bc_steps: int = 5_000  # seed 000: 5k behaviour-cloning steps (per task)
-    si_strength: float = 1.0  # c (seed 000 §IV-B: 1 in every run); 0 trains the tasks in sequence without SI
+    bc_steps: int = 5_000  # the SAC-CQL-SI paper: 5k behaviour-cloning steps (per task)
+    si_strength: float = 1.0  # c (the SAC-CQL-SI paper, §IV-B: 1 in every run); 0 trains the tasks in sequence without SI
     si_damping: float = 1e-3  # ξ
 
 

@@ -66,9 +66,8 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    from polyarm_data.dataset import DatasetError
-
     from policy_server.checkpoint import CheckpointError
+    from polyarm_data.dataset import DatasetError
 
     try:
         summary = train(args)

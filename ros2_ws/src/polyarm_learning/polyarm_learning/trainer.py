@@ -24,12 +24,12 @@ from pathlib import Path
 
 import numpy as np
 import torch
-
 from policy_server.checkpoint import load, make_checkpoint, save
-from polyarm_learning.evaluate import checkpoint_env, evaluate
 from policy_server.models import DEPLOYED
 from policy_server.runtime import Policy
+
 from polyarm_learning.data import TransitionData
+from polyarm_learning.evaluate import checkpoint_env, evaluate
 
 
 @dataclass

@@ -22,9 +22,9 @@ import time
 import numpy as np
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus
 from geometry_msgs.msg import PoseStamped, WrenchStamped
+from polyarm_cameras.stream import CameraStream
 from polyarm_common import conversions as conv
 from polyarm_common.qos import COMMAND, STATE
-from polyarm_cameras.stream import CameraStream
 from polyarm_core.driver import CommandRefused
 from polyarm_description import get_robot
 from polyarm_drivers.bridge import DriverBridge

@@ -1,4 +1,4 @@
-"""Scripted data-collection policies, written from COG's Algorithms 1-3 and seed 000.
+"""Scripted data-collection policies, written from COG's Algorithms 1-3 and the SAC-CQL-SI paper's tasks.
 
 They read the ground truth (object and TCP positions) the way COG's scripted policies are "supplied
 with the object's coordinates", act in the env's own normalized action space, add Gaussian noise

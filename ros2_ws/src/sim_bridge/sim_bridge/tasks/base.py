@@ -21,7 +21,7 @@ class TaskError(ValueError):
 
 @dataclass(frozen=True)
 class ObjectSpace:
-    """A square area on the table in front of the robot (seed 000): `area_cm2` of it, holding
+    """A square area on the table in front of the robot (as in the SAC-CQL-SI paper's object spaces): `area_cm2` of it, holding
     `density` distinct object configurations per cm², laid out as a grid."""
 
     center: tuple[float, float]

@@ -1,4 +1,4 @@
-"""The drawer tasks (COG's drawer environment, seed 000's open-drawer): a cabinet on the table with a
+"""The drawer tasks (COG's drawer environment, the SAC-CQL-SI paper's open-drawer): a cabinet on the table with a
 drawer that opens toward the robot, and a handle bar on its front.
 
 open_drawer, close_drawer, and take_out_of_drawer from an open or a closed drawer (COG's harder

@@ -1,4 +1,4 @@
-"""pick: grasp a small shed-like block from the table and lift it (seed 000's pick-shed)."""
+"""pick: grasp a small shed-like block from the table and lift it (the SAC-CQL-SI paper's pick-shed)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""press-button: push a spring-loaded button on the table down (seed 000's easiest task)."""
+"""press-button: push a spring-loaded button on the table down (the SAC-CQL-SI paper's easiest task)."""
 
 from __future__ import annotations
 
