@@ -62,11 +62,9 @@ def test_offline_rl_learns_reach_from_scripted_state_data(algo, reach_state_data
 
 def test_a_trained_checkpoint_gives_the_trainers_action_in_the_policy_server(reach_state_dataset, tmp_path):
     from polyarm_learning import recipes
-    from polyarm_learning.train import build_parser
 
-    args = build_parser().parse_args(["--algo", "cql", "--dataset", str(reach_state_dataset), "--out", str(tmp_path / "r"),
-                                      "--steps", "50", "--eval-episodes", "0", "--no-progress", "--batch-size", "32"])
-    trainer = recipes.trainer(args)
+    trainer = recipes.trainer(recipes.TrainRequest(algo="cql", dataset=[reach_state_dataset], out=tmp_path / "r", steps=50,
+                                                   eval_episodes=0, no_progress=True, batch_size=32))
     trainer.run()
     checkpoint = load(tmp_path / "r" / "last.pt")
     assert checkpoint["observation"]["state_keys"][-1] == "object_position"

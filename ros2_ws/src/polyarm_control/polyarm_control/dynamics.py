@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 import mujoco
 import numpy as np
-from polyarm_description import RobotProfile, joint_limits, load_model
+from polyarm_description import RobotProfile, home_joints, joint_limits, load_model
 
 
 @dataclass
@@ -68,5 +68,4 @@ class RobotDynamics:
         )
 
     def home(self) -> np.ndarray:
-        key = self.model.key("home")
-        return key.qpos[self._qadr].copy()
+        return home_joints(self.model, self.robot)

@@ -6,6 +6,7 @@ from polyarm_description.robots import (
     RobotProfile,
     UnknownRobotError,
     get_robot,
+    home_joints,
     joint_limits,
     load_model,
 )
@@ -16,6 +17,7 @@ __all__ = [
     "RobotProfile",
     "UnknownRobotError",
     "get_robot",
+    "home_joints",
     "joint_limits",
     "load_model",
 ]

@@ -157,6 +157,13 @@ def load_model(spec: RobotProfile) -> mujoco.MjModel:
     return mujoco.MjModel.from_xml_path(str(spec.mjcf_path))
 
 
+def home_joints(model: mujoco.MjModel, robot: RobotProfile) -> np.ndarray:
+    """The arm's joint positions at the MJCF's home keyframe, in the profile's joint order (`model`: the
+    robot alone, as load_model compiles it)."""
+    key = model.key("home")
+    return np.array([key.qpos[model.joint(n).qposadr[0]] for n in robot.arm_joints])
+
+
 @dataclass(frozen=True)
 class JointLimits:
     """Per arm joint, in the order of RobotProfile.arm_joints (rad, rad/s, N·m)."""

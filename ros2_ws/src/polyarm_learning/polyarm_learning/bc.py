@@ -17,6 +17,7 @@ import torch
 from policy_server.models import ConditionedPolicy
 from torch import nn
 
+from polyarm_learning.algorithm import OfflineAlgorithm
 from polyarm_learning.data import Batch, TransitionData
 from polyarm_learning.optim import adam
 
@@ -31,7 +32,7 @@ def distillation_loss(student_action: torch.Tensor, teacher_action: torch.Tensor
     return ((student_action - teacher_action) ** 2).sum(dim=1).mean()
 
 
-class BC:
+class BC(OfflineAlgorithm):
     """Regresses a deterministic (task-conditioned) policy onto the batch's actions: the dataset's for
     behaviour cloning, the experts' after relabelling for PolyTask."""
 

@@ -23,6 +23,7 @@ import torch
 from policy_server.models import PLASPolicy, TwinQ
 from torch import nn
 
+from polyarm_learning.algorithm import OfflineAlgorithm
 from polyarm_learning.data import Batch
 from polyarm_learning.optim import adam
 from polyarm_learning.sac import frozen, soft_update
@@ -51,7 +52,7 @@ def soft_clipped_double_q(q1: torch.Tensor, q2: torch.Tensor, lmbda: float) -> t
     return lmbda * torch.min(q1, q2) + (1 - lmbda) * torch.max(q1, q2)
 
 
-class PLAS:
+class PLAS(OfflineAlgorithm):
     deployed_as = "plas"
 
     def __init__(self, arch, config: PLASConfig):

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import csv
 import json
-from dataclasses import fields
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 
 import numpy as np
@@ -28,11 +28,44 @@ CONFIGS = {"bc": BCConfig, "sac": SACConfig, "cql": CQLConfig, "cql-si": CQLSICo
 ALGORITHMS = {"bc": BC, "sac": SAC, "cql": CQL, "cql-si": CQLSI, "plas": PLAS, "polytask": BehaviorDistillation, "cog": CQL}
 
 
+@dataclass(frozen=True)
+class TrainRequest:
+    """What a training run is asked to do: `polyarm train`'s options (polyarm_learning.train documents each)."""
+
+    algo: str
+    out: Path
+    dataset: list = field(default_factory=list)
+    prior: list = field(default_factory=list)
+    resume: bool = False
+    steps: int = 50_000
+    observation: str | None = None  # "image" or "state"; None: image if the data has images
+    hidden: str | None = None  # "256,256"; None: per observation kind
+    feature_dim: int = 0
+    shared_encoder: bool = False
+    conditioning: str = "onehot"
+    perturbation: float = 0.0
+    max_latent: float = 2.0
+    expert: list = field(default_factory=list)
+    expert_algo: str = "bc"
+    lifelong_from: Path | None = None
+    reference_run: list = field(default_factory=list)
+    batch_size: int = 256
+    seed: int = 0
+    no_augment: bool = False
+    eval_every: int = 5000
+    eval_episodes: int = 10
+    eval_seed: int = 100_000
+    log_every: int = 100
+    save_every: int = 5000
+    no_progress: bool = False
+    hyperparameters: dict = field(default_factory=dict)  # the algorithm's config fields that were given
+
+
 # ---------------------------------------------------------------------- pieces
-def hyperparameters(algo: str, args):
+def hyperparameters(algo: str, request):
     config_type = CONFIGS[algo]
     names = {f.name for f in fields(config_type)}
-    given = {k[3:]: v for k, v in vars(args).items() if k.startswith("hp_") and v is not None}
+    given = request.hyperparameters
     foreign = sorted(set(given) - names)
     if foreign:
         raise ValueError(f"{', '.join('--' + n.replace('_', '-') for n in foreign)} do(es) not apply to {algo}; "
@@ -47,13 +80,13 @@ def dataset_metadata(path: Path) -> dict:
     return meta
 
 
-def observation(args, metas: list[dict]) -> tuple[int, list[str]]:
+def observation(request, metas: list[dict]) -> tuple[int, list[str]]:
     """(image size, state keys) of the policy: images if the data has them, unless --observation state."""
     sizes = {m.get("image_size", 0) for m in metas}
     if len(sizes) > 1:
         raise DatasetError(f"the datasets hold different image sizes {sorted(sizes)}; a policy takes one")
     size = sizes.pop()
-    kind = args.observation or ("image" if size else "state")
+    kind = request.observation or ("image" if size else "state")
     if kind == "image":
         if not size:
             raise DatasetError("the datasets hold no images (collected with --image-size 0); use --observation state")
@@ -61,13 +94,13 @@ def observation(args, metas: list[dict]) -> tuple[int, list[str]]:
     return 0, list(STATE_KEYS + OBJECT_KEYS)
 
 
-def architecture(args, image_size: int, state_keys: list[str], action_dim: int, tasks: int, conditioning: str) -> Architecture:
-    hidden = tuple(int(h) for h in args.hidden.split(",")) if args.hidden else ((1024, 512, 256) if image_size else (256, 256))
+def architecture(request, image_size: int, state_keys: list[str], action_dim: int, tasks: int, conditioning: str) -> Architecture:
+    hidden = tuple(int(h) for h in request.hidden.split(",")) if request.hidden else ((1024, 512, 256) if image_size else (256, 256))
     state_dim = 8 + (3 if "object_position" in state_keys else 0)
     return Architecture(image_size=image_size, hidden=hidden, state_dim=state_dim, action_dim=action_dim,
                         num_tasks=tasks, conditioning=conditioning if tasks > 1 or conditioning == "multihead" else "none",
-                        latent_dim=2 * action_dim, max_latent=args.max_latent, perturbation=args.perturbation,
-                        feature_dim=args.feature_dim, shared_encoder=args.shared_encoder)
+                        latent_dim=2 * action_dim, max_latent=request.max_latent, perturbation=request.perturbation,
+                        feature_dim=request.feature_dim, shared_encoder=request.shared_encoder)
 
 
 def neutral_quaternion(robot: str) -> tuple:
@@ -77,13 +110,13 @@ def neutral_quaternion(robot: str) -> tuple:
     return tuple(float(v) for v in get_robot(robot).home_tcp_quaternion)
 
 
-def run_config(args) -> RunConfig:
-    return RunConfig(batch_size=args.batch_size, seed=args.seed, augment=not args.no_augment, eval_every=args.eval_every,
-                     eval_episodes=args.eval_episodes, eval_seed=args.eval_seed, log_every=args.log_every,
-                     save_every=args.save_every, progress=not args.no_progress)
+def run_config(request) -> RunConfig:
+    return RunConfig(batch_size=request.batch_size, seed=request.seed, augment=not request.no_augment, eval_every=request.eval_every,
+                     eval_episodes=request.eval_episodes, eval_seed=request.eval_seed, log_every=request.log_every,
+                     save_every=request.save_every, progress=not request.no_progress)
 
 
-def make_spec(algo: str, metas: list[dict], task_names: list[str], args, config, extra: dict | None = None) -> Spec:
+def make_spec(algo: str, metas: list[dict], task_names: list[str], request, config, extra: dict | None = None) -> Spec:
     robots = {m["robot"] for m in metas}
     if len(robots) > 1:
         raise DatasetError(f"the datasets come from different arms {sorted(robots)}")
@@ -92,7 +125,7 @@ def make_spec(algo: str, metas: list[dict], task_names: list[str], args, config,
         raise DatasetError(f"the datasets use different action scales {sorted(scales)}")
     position_scale, rotation_scale = scales.pop()
     robot = robots.pop()
-    training = {"algo": algo, "datasets": [str(p) for p in args.dataset], "prior": [str(p) for p in args.prior],
+    training = {"algo": algo, "datasets": [str(p) for p in request.dataset], "prior": [str(p) for p in request.prior],
                 "hyperparameters": {f.name: getattr(config, f.name) for f in fields(config)},
                 "dataset_spec": {"robot": robot, "camera": metas[0].get("camera"), "image_size": metas[0].get("image_size"),
                                  "action_scale": [position_scale, rotation_scale], "tasks": task_names},
@@ -101,30 +134,30 @@ def make_spec(algo: str, metas: list[dict], task_names: list[str], args, config,
 
 
 # ---------------------------------------------------------------------- one run
-def trainer(args) -> Trainer:
-    algo = args.algo
-    config = hyperparameters(algo, args)
-    torch.manual_seed(args.seed)  # the networks' initial weights
-    metas = [dataset_metadata(p) for p in args.dataset]
-    prior_metas = [dataset_metadata(p) for p in args.prior]
-    if args.prior and algo != "cog":
+def trainer(request) -> Trainer:
+    algo = request.algo
+    config = hyperparameters(algo, request)
+    torch.manual_seed(request.seed)  # the networks' initial weights
+    metas = [dataset_metadata(p) for p in request.dataset]
+    prior_metas = [dataset_metadata(p) for p in request.prior]
+    if request.prior and algo != "cog":
         raise ValueError("--prior datasets are for --algo cog")
-    image_size, state_keys = observation(args, metas + prior_metas)
+    image_size, state_keys = observation(request, metas + prior_metas)
     task_names = list(dict.fromkeys(m["task"] for m in metas))
     if len(task_names) > 1 and algo != "cql-si":
         raise ValueError(f"{algo} trains one task, the datasets hold {task_names}; use cql-si or polytask for several")
-    action_dim = _action_dim(args.dataset + args.prior)
+    action_dim = _action_dim(request.dataset + request.prior)
     conditioning = "multihead" if algo == "cql-si" else "none"
-    arch = architecture(args, image_size, state_keys, action_dim, len(task_names), conditioning)
-    data = [load_dataset(p, image_size, state_keys, task_names.index(m["task"])) for p, m in zip(args.dataset, metas, strict=True)]
+    arch = architecture(request, image_size, state_keys, action_dim, len(task_names), conditioning)
+    data = [load_dataset(p, image_size, state_keys, task_names.index(m["task"])) for p, m in zip(request.dataset, metas, strict=True)]
     if algo == "cql-si":
         stages = [Stage(f"task {i + 1}: {name}", concatenate([d for d, m in zip(data, metas, strict=True) if m["task"] == name]),
-                        args.steps, i) for i, name in enumerate(task_names)]
+                        request.steps, i) for i, name in enumerate(task_names)]
     else:
-        prior = [load_dataset(p, image_size, state_keys, 0, zero_rewards=True) for p in args.prior]  # COG: reward 0
-        stages = [Stage(task_names[0], concatenate(data + prior), args.steps)]
-    spec = make_spec(algo, metas + prior_metas, task_names, args, config)
-    return Trainer(args.out, normalized(ALGORITHMS[algo](arch, config), stages), stages, spec, run_config(args))
+        prior = [load_dataset(p, image_size, state_keys, 0, zero_rewards=True) for p in request.prior]  # COG: reward 0
+        stages = [Stage(task_names[0], concatenate(data + prior), request.steps)]
+    spec = make_spec(algo, metas + prior_metas, task_names, request, config)
+    return Trainer(request.out, normalized(ALGORITHMS[algo](arch, config), stages), stages, spec, run_config(request))
 
 
 def normalized(algorithm, stages: list[Stage]):
@@ -143,7 +176,7 @@ def _action_dim(paths: list[Path]) -> int:
 
 
 # ---------------------------------------------------------------------- SAC-CQL-SI's report
-def sequential_report(args, trainer: Trainer) -> dict:
+def sequential_report(request, trainer: Trainer) -> dict:
     """Accuracy after each task (p_i(j·Δ)), forgetting F_i = p_i(i·Δ) - p_i(T), and, with reference
     single-task runs, forward transfer FT_i = (AUC_i - AUC_i^b) / (1 - AUC_i^b) (the SAC-CQL-SI paper, eq. 9)."""
     tasks = trainer.spec.task_names
@@ -161,9 +194,9 @@ def sequential_report(args, trainer: Trainer) -> dict:
         auc[name] = area_under_curve(curve, steps[i])
     report = {"tasks": tasks, "accuracy_after_task": accuracy, "forgetting": forgetting, "auc": auc,
               "si_strength": trainer.algorithm.config.si_strength}
-    if args.reference_run:
+    if request.reference_run:
         baseline = {}
-        for run in args.reference_run:
+        for run in request.reference_run:
             rows = list(csv.DictReader((Path(run) / "eval.csv").open()))
             for name in {r["task"] for r in rows}:
                 points = [(int(r["step"]), float(r["success"])) for r in rows if r["task"] == name]
@@ -189,27 +222,27 @@ def forward_transfer(auc: float, auc_reference: float) -> float:
 
 
 # ---------------------------------------------------------------------- PolyTask
-def polytask(args, previous: dict | None = None) -> dict:
+def polytask(request, previous: dict | None = None) -> dict:
     """Learn (an expert per task, trained here unless given), relabel, distill (eq. 2)."""
     from policy_server.checkpoint import build_policy, load
     from policy_server.runtime import Policy
 
     from polyarm_learning.evaluate import evaluate
 
-    args.out.mkdir(parents=True, exist_ok=True)
+    request.out.mkdir(parents=True, exist_ok=True)
     datasets = list(previous["datasets"]) if previous else []
     experts = list(previous["experts"]) if previous else []
-    datasets += [str(p) for p in args.dataset]
-    new_experts = [str(p) for p in args.expert]
-    if new_experts and len(new_experts) != len(args.dataset):
-        raise ValueError(f"{len(new_experts)} --expert for {len(args.dataset)} --dataset; give one per dataset or none")
-    for i, path in enumerate(args.dataset):
-        experts.append(new_experts[i] if new_experts else str(_train_expert(args, path)))
+    datasets += [str(p) for p in request.dataset]
+    new_experts = [str(p) for p in request.expert]
+    if new_experts and len(new_experts) != len(request.dataset):
+        raise ValueError(f"{len(new_experts)} --expert for {len(request.dataset)} --dataset; give one per dataset or none")
+    for i, path in enumerate(request.dataset):
+        experts.append(new_experts[i] if new_experts else str(_train_expert(request, path)))
     metas = [dataset_metadata(Path(p)) for p in datasets]
     task_names = [m["task"] for m in metas]
     if len(set(task_names)) != len(task_names):
         raise DatasetError(f"polytask needs one dataset per task; got {task_names}")
-    image_size, state_keys = observation(args, metas)
+    image_size, state_keys = observation(request, metas)
     parts = []
     for i, (path, expert_path) in enumerate(zip(datasets, experts, strict=True)):
         expert_checkpoint = load(expert_path)
@@ -219,58 +252,52 @@ def polytask(args, previous: dict | None = None) -> dict:
                              f"the unified policy {image_size} px and {state_keys}")
         network, _ = build_policy(expert_checkpoint)
         parts.append(relabel(load_dataset(Path(path), image_size, state_keys, i), network))
-    config = hyperparameters("polytask", args)
-    torch.manual_seed(args.seed)
-    arch = architecture(args, image_size, state_keys, _action_dim([Path(p) for p in datasets]), len(task_names), args.conditioning)
-    run_args = replace_args(args, dataset=[Path(p) for p in datasets])
-    spec = make_spec("polytask", metas, task_names, run_args, config, {"polytask": {"datasets": datasets, "experts": experts}})
-    stages = [Stage("distill", concatenate(parts), args.steps)]
-    trainer = Trainer(args.out, normalized(BehaviorDistillation(arch, config), stages), stages, spec, run_config(args))
-    summary = trainer.run(resume=args.resume)
-    unified = Policy(load(args.out / "best.pt"), task=task_names[0])
+    config = hyperparameters("polytask", request)
+    torch.manual_seed(request.seed)
+    arch = architecture(request, image_size, state_keys, _action_dim([Path(p) for p in datasets]), len(task_names), request.conditioning)
+    run_request = replace(request, dataset=[Path(p) for p in datasets])
+    spec = make_spec("polytask", metas, task_names, run_request, config, {"polytask": {"datasets": datasets, "experts": experts}})
+    stages = [Stage("distill", concatenate(parts), request.steps)]
+    trainer = Trainer(request.out, normalized(BehaviorDistillation(arch, config), stages), stages, spec, run_config(request))
+    summary = trainer.run(resume=request.resume)
+    unified = Policy(load(request.out / "best.pt"), task=task_names[0])
     rows = {}
     for name, expert_path in zip(task_names, experts, strict=True):
-        expert_rate = evaluate(Policy(load(expert_path)), spec.robot, name, args.eval_episodes, args.eval_seed).rate
+        expert_rate = evaluate(Policy(load(expert_path)), spec.robot, name, request.eval_episodes, request.eval_seed).rate
         unified.set_task(name)
-        rows[name] = {"expert": expert_rate, "unified": evaluate(unified, spec.robot, name, args.eval_episodes, args.eval_seed).rate}
+        rows[name] = {"expert": expert_rate, "unified": evaluate(unified, spec.robot, name, request.eval_episodes, request.eval_seed).rate}
     expert_total, unified_total = sum(r["expert"] for r in rows.values()), sum(r["unified"] for r in rows.values())
     summary["polytask"] = {"per_task": rows, "expert_cumulative": expert_total, "unified_cumulative": unified_total,
                            "ratio": unified_total / expert_total if expert_total else None}
-    (args.out / "polytask.json").write_text(json.dumps(summary["polytask"], indent=2))
+    (request.out / "polytask.json").write_text(json.dumps(summary["polytask"], indent=2))
     return summary
 
 
-def lifelong(args) -> dict:
+def lifelong(request) -> dict:
     """PolyTask's lifelong mode: the previous run's tasks plus the new ones, distilled again; the
     forgetting is each old task's success before minus after."""
     from policy_server.checkpoint import load
 
-    previous_path = Path(args.lifelong_from) / "best.pt"
+    previous_path = Path(request.lifelong_from) / "best.pt"
     previous = load(previous_path)["training"].get("polytask")
     if previous is None:
         raise ValueError(f"{previous_path} is not a polytask run")
-    before = json.loads((Path(args.lifelong_from) / "polytask.json").read_text())["per_task"]
-    summary = polytask(args, previous)
+    before = json.loads((Path(request.lifelong_from) / "polytask.json").read_text())["per_task"]
+    summary = polytask(request, previous)
     after = summary["polytask"]["per_task"]
     summary["lifelong"] = {"forgetting": {t: before[t]["unified"] - after[t]["unified"] for t in before},
                            "before": {t: before[t]["unified"] for t in before}, "after": {t: r["unified"] for t, r in after.items()}}
-    (args.out / "lifelong.json").write_text(json.dumps(summary["lifelong"], indent=2))
+    (request.out / "lifelong.json").write_text(json.dumps(summary["lifelong"], indent=2))
     return summary
 
 
-def _train_expert(args, dataset: Path) -> Path:
+def _train_expert(request, dataset: Path) -> Path:
     task = dataset_metadata(dataset)["task"]
-    out = args.out / "experts" / task
-    expert_args = replace_args(args, algo=args.expert_algo, dataset=[dataset], prior=[], out=out,
-                               resume=args.resume and (out / "last.pt").exists())
-    if not expert_args.resume and (out / "best.pt").exists():
+    out = request.out / "experts" / task
+    expert_request = replace(request, algo=request.expert_algo, dataset=[dataset], prior=[], out=out,
+                               resume=request.resume and (out / "last.pt").exists())
+    if not expert_request.resume and (out / "best.pt").exists():
         return out / "best.pt"  # trained by an earlier, interrupted polytask run
-    print(f"polytask: training the {task} expert ({args.expert_algo}) in {out}")
-    trainer(expert_args).run(resume=expert_args.resume)
+    print(f"polytask: training the {task} expert ({request.expert_algo}) in {out}")
+    trainer(expert_request).run(resume=expert_request.resume)
     return out / "best.pt"
-
-
-def replace_args(args, **changes):
-    import argparse
-
-    return argparse.Namespace(**{**vars(args), **changes})

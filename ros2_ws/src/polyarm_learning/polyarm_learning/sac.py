@@ -18,6 +18,7 @@ import torch
 from policy_server.models import Architecture, TanhGaussianActor, TwinQ
 from torch import nn
 
+from polyarm_learning.algorithm import OfflineAlgorithm
 from polyarm_learning.data import Batch
 from polyarm_learning.optim import adam
 
@@ -96,7 +97,7 @@ def soft_update(target: nn.Module, source: nn.Module, tau: float) -> None:
 
 
 # ------------------------------------------------------------------ the algorithm
-class SAC:
+class SAC(OfflineAlgorithm):
     deployed_as = "sac"
 
     def __init__(self, arch: Architecture, config: SACConfig):

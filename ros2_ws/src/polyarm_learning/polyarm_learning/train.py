@@ -22,12 +22,12 @@ import sys
 from dataclasses import fields
 from pathlib import Path
 
-ALGORITHMS = ("bc", "sac", "cql", "cql-si", "plas", "polytask", "cog")
-
 
 def build_parser() -> argparse.ArgumentParser:
+    from polyarm_learning.recipes import CONFIGS
+
     p = argparse.ArgumentParser(prog="polyarm train", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--algo", required=True, choices=ALGORITHMS)
+    p.add_argument("--algo", required=True, choices=list(CONFIGS))
     p.add_argument("--dataset", type=Path, action="append", default=[], help="a task dataset; repeat for several tasks")
     p.add_argument("--prior", type=Path, action="append", default=[], help="cog: a prior dataset (rewards set to 0)")
     p.add_argument("--out", type=Path, required=True, help="run directory")
@@ -70,7 +70,7 @@ def main(argv: list[str] | None = None) -> int:
     from polyarm_data.dataset import DatasetError
 
     try:
-        summary = train(args)
+        summary = train(request_from(args))
     except (DatasetError, CheckpointError, FileExistsError, FileNotFoundError, ValueError) as err:
         print(f"polyarm train: {err}", file=sys.stderr)
         return 2
@@ -78,26 +78,36 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-def train(args) -> dict:
+def request_from(args: argparse.Namespace):
+    """The parsed options as the TrainRequest the library takes (the hyperparameters given, by name)."""
+    from polyarm_learning.recipes import TrainRequest
+
+    options = {k: v for k, v in vars(args).items() if not k.startswith("hp_")}
+    given = {k[3:]: v for k, v in vars(args).items() if k.startswith("hp_") and v is not None}
+    return TrainRequest(**options, hyperparameters=given)
+
+
+def train(request) -> dict:
+    """Run a TrainRequest (polyarm_learning.recipes)."""
     from polyarm_learning import recipes
     from polyarm_learning.allocator import keep_freed_memory
 
     keep_freed_memory()
 
-    if args.out.exists() and any(args.out.iterdir()) and not args.resume:
-        raise FileExistsError(f"{args.out} already holds a run; pass --resume to continue it, or choose another --out")
-    if args.shared_encoder and args.algo not in ("sac", "cql", "cql-si", "cog"):
-        raise ValueError(f"--shared-encoder is for the actor-critic algorithms (sac, cql, cql-si, cog), not {args.algo}")
-    if args.algo == "polytask" and args.lifelong_from:
-        return recipes.lifelong(args)
-    if not args.dataset:
+    if request.out.exists() and any(request.out.iterdir()) and not request.resume:
+        raise FileExistsError(f"{request.out} already holds a run; pass --resume to continue it, or choose another --out")
+    if request.shared_encoder and request.algo not in ("sac", "cql", "cql-si", "cog"):
+        raise ValueError(f"--shared-encoder is for the actor-critic algorithms (sac, cql, cql-si, cog), not {request.algo}")
+    if request.algo == "polytask" and request.lifelong_from:
+        return recipes.lifelong(request)
+    if not request.dataset:
         raise ValueError("give at least one --dataset")
-    if args.algo == "polytask":
-        return recipes.polytask(args)
-    trainer = recipes.trainer(args)
-    summary = trainer.run(resume=args.resume)
-    if args.algo == "cql-si":
-        summary["sequential"] = recipes.sequential_report(args, trainer)
+    if request.algo == "polytask":
+        return recipes.polytask(request)
+    trainer = recipes.trainer(request)
+    summary = trainer.run(resume=request.resume)
+    if request.algo == "cql-si":
+        summary["sequential"] = recipes.sequential_report(request, trainer)
     return summary
 
 

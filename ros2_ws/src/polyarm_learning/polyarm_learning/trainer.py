@@ -28,6 +28,7 @@ from policy_server.checkpoint import load, make_checkpoint, save
 from policy_server.models import DEPLOYED
 from policy_server.runtime import Policy
 
+from polyarm_learning.algorithm import OfflineAlgorithm
 from polyarm_learning.data import TransitionData
 from polyarm_learning.evaluate import checkpoint_env, evaluate
 
@@ -66,7 +67,7 @@ class Spec:
 
 
 class Trainer:
-    def __init__(self, out: Path, algorithm, stages: list[Stage], spec: Spec, config: RunConfig):
+    def __init__(self, out: Path, algorithm: OfflineAlgorithm, stages: list[Stage], spec: Spec, config: RunConfig):
         self.out, self.algorithm, self.stages, self.spec, self.config = Path(out), algorithm, stages, spec, config
         self.step, self.stage_index, self.best = 0, 0, -1.0
         self.history: list[dict] = []  # every evaluation: step, stage, task, success
@@ -94,7 +95,7 @@ class Trainer:
         stage_end = self._stage_end()
         while self.stage_index < len(self.stages):
             stage = self.stages[self.stage_index]
-            if self.step == stage_end - stage.steps and hasattr(self.algorithm, "begin_task"):
+            if self.step == stage_end - stage.steps:
                 self.algorithm.begin_task(stage.task, self.step)
             batch = stage.data.sample(self.config.batch_size, augment=self.config.augment and stage.data.images is not None)
             for name, value in self.algorithm.update(batch, self.step).items():

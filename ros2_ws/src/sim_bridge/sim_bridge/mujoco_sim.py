@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import mujoco
 import numpy as np
 from polyarm_core.driver import CommandRefused, validate_command
-from polyarm_description import RobotProfile, joint_limits, load_model
+from polyarm_description import RobotProfile, home_joints, joint_limits, load_model
 
 from sim_bridge.camera import CameraConfig
 from sim_bridge.scene import build_scene
@@ -44,7 +44,7 @@ class MujocoSim:
         self.model = self.spec.compile()
         self.data = mujoco.MjData(self.model)
         self.limits = joint_limits(self.model, robot)
-        self.gripper_closed, self.gripper_open = robot.gripper_range
+        self.gripper_open = robot.gripper_range[1]
         self.effort_timeout = effort_timeout
 
         m = self.model
@@ -56,7 +56,7 @@ class MujocoSim:
         self._gripper_act = m.actuator(robot.gripper_actuator).id
         self._index = {name: i for i, name in enumerate(robot.arm_joints)}
         self.joint_names = list(robot.arm_joints) + list(robot.finger_joints)
-        self._home = self._home_pose()
+        self._home = home_joints(load_model(robot), robot)
         self._tcp_wrench: np.ndarray | None = None  # external push at the TCP (tests, demos)
         self.reset()
 
@@ -114,8 +114,7 @@ class MujocoSim:
     @property
     def gripper_opening(self) -> float:
         """Measured opening, 0 closed .. 1 open."""
-        q = self.data.qpos[self._finger_qpos[0]]
-        return float((q - self.gripper_closed) / (self.gripper_open - self.gripper_closed))
+        return float(self.robot.gripper_opening(self.data.qpos[self._finger_qpos[0]]))
 
     def tcp_pose(self) -> tuple[np.ndarray, np.ndarray]:
         """TCP position and rotation matrix in base_link (the world frame of the scene)."""
@@ -147,8 +146,7 @@ class MujocoSim:
         """0 closes, 1 opens; values slightly outside are clipped, NaN/inf rejected."""
         if not np.isfinite(opening):
             raise CommandRefused(f"gripper command {opening} is not finite")
-        opening = float(np.clip(opening, 0.0, 1.0))
-        self.data.ctrl[self._gripper_act] = self.gripper_closed + opening * (self.gripper_open - self.gripper_closed)
+        self.data.ctrl[self._gripper_act] = self.robot.finger_position(opening)
 
     def _validate(self, names, values) -> np.ndarray:
         lim = self.limits
@@ -205,10 +203,6 @@ class MujocoSim:
         tau = self.HOLD_STIFFNESS * (self._hold_q - q) - self.HOLD_DAMPING * qd
         return np.clip(tau, -self.limits.effort, self.limits.effort)
 
-    def _home_pose(self) -> np.ndarray:
-        robot_only = load_model(self.robot)
-        key = robot_only.key("home")
-        return np.array([key.qpos[robot_only.joint(n).qposadr[0]] for n in self.robot.arm_joints])
 
 
 class SceneRenderer:
