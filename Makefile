@@ -36,6 +36,7 @@ test: $(STAMP) check-gl
 	$(PY) -m pytest
 
 bench: $(STAMP) check-gl
+	$(PY) bench/bench_core.py
 	$(PY) bench/bench_sim.py
 	$(PY) bench/bench_controller.py
 	$(PY) bench/bench_tasks.py

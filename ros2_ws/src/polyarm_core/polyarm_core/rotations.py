@@ -6,27 +6,30 @@ these match to rounding (tests/test_core.py checks them against MuJoCo).
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 
-def _wxyz(R) -> np.ndarray:
-    """Unit quaternion (w, x, y, z) of rotation matrix R, by the largest-diagonal branch (Shepperd)."""
-    R = np.asarray(R, dtype=float).reshape(3, 3)
-    trace = R[0, 0] + R[1, 1] + R[2, 2]
+def _wxyz(R) -> tuple[float, float, float, float]:
+    """Unit quaternion (w, x, y, z) of rotation matrix R, by the largest-diagonal branch (Shepperd).
+    Plain floats: on 3x3 data, numpy's per-call overhead costs more than the arithmetic."""
+    (r00, r01, r02), (r10, r11, r12), (r20, r21, r22) = np.asarray(R, dtype=float).reshape(3, 3).tolist()
+    trace = r00 + r11 + r22
     if trace > 0:
-        s = 2.0 * np.sqrt(1.0 + trace)
-        q = [0.25 * s, (R[2, 1] - R[1, 2]) / s, (R[0, 2] - R[2, 0]) / s, (R[1, 0] - R[0, 1]) / s]
-    elif R[0, 0] > R[1, 1] and R[0, 0] > R[2, 2]:
-        s = 2.0 * np.sqrt(1.0 + R[0, 0] - R[1, 1] - R[2, 2])
-        q = [(R[2, 1] - R[1, 2]) / s, 0.25 * s, (R[0, 1] + R[1, 0]) / s, (R[0, 2] + R[2, 0]) / s]
-    elif R[1, 1] > R[2, 2]:
-        s = 2.0 * np.sqrt(1.0 + R[1, 1] - R[0, 0] - R[2, 2])
-        q = [(R[0, 2] - R[2, 0]) / s, (R[0, 1] + R[1, 0]) / s, 0.25 * s, (R[1, 2] + R[2, 1]) / s]
+        s = 2.0 * math.sqrt(1.0 + trace)
+        q = (0.25 * s, (r21 - r12) / s, (r02 - r20) / s, (r10 - r01) / s)
+    elif r00 > r11 and r00 > r22:
+        s = 2.0 * math.sqrt(1.0 + r00 - r11 - r22)
+        q = ((r21 - r12) / s, 0.25 * s, (r01 + r10) / s, (r02 + r20) / s)
+    elif r11 > r22:
+        s = 2.0 * math.sqrt(1.0 + r11 - r00 - r22)
+        q = ((r02 - r20) / s, (r01 + r10) / s, 0.25 * s, (r12 + r21) / s)
     else:
-        s = 2.0 * np.sqrt(1.0 + R[2, 2] - R[0, 0] - R[1, 1])
-        q = [(R[1, 0] - R[0, 1]) / s, (R[0, 2] + R[2, 0]) / s, (R[1, 2] + R[2, 1]) / s, 0.25 * s]
-    q = np.array(q)
-    return q / np.linalg.norm(q)
+        s = 2.0 * math.sqrt(1.0 + r22 - r00 - r11)
+        q = ((r10 - r01) / s, (r02 + r20) / s, (r12 + r21) / s, 0.25 * s)
+    norm = math.sqrt(q[0] * q[0] + q[1] * q[1] + q[2] * q[2] + q[3] * q[3])
+    return q[0] / norm, q[1] / norm, q[2] / norm, q[3] / norm
 
 
 def _matrix_wxyz(q) -> np.ndarray:
@@ -38,53 +41,47 @@ def _matrix_wxyz(q) -> np.ndarray:
     ])
 
 
-def _log(q) -> np.ndarray:
-    """Rotation vector (axis times angle) of unit quaternion q (w, x, y, z), taken the short way round."""
-    if q[0] < 0:
-        q = -q
-    sin_half = np.linalg.norm(q[1:])
+def _log(w, x, y, z) -> np.ndarray:
+    """Rotation vector (axis times angle) of unit quaternion (w, x, y, z), taken the short way round."""
+    if w < 0:
+        w, x, y, z = -w, -x, -y, -z
+    sin_half = math.sqrt(x * x + y * y + z * z)
     if sin_half < 1e-15:
         return np.zeros(3)
-    return 2.0 * np.arctan2(sin_half, q[0]) * q[1:] / sin_half
+    scale = 2.0 * math.atan2(sin_half, w) / sin_half
+    return np.array([scale * x, scale * y, scale * z])
 
 
 def quat_to_matrix(q_xyzw) -> np.ndarray:
-    x, y, z, w = np.asarray(q_xyzw, dtype=float) / np.linalg.norm(q_xyzw)
-    return _matrix_wxyz((w, x, y, z))
+    x, y, z, w = np.asarray(q_xyzw, dtype=float).tolist()
+    norm = math.sqrt(x * x + y * y + z * z + w * w)
+    return _matrix_wxyz((w / norm, x / norm, y / norm, z / norm))
 
 
 def matrix_to_quat(R) -> np.ndarray:
     """Unit quaternion (x, y, z, w) with w >= 0."""
     w, x, y, z = _wxyz(R)
-    q = np.array([x, y, z, w])
-    return q if w >= 0 else -q
+    return np.array([x, y, z, w]) if w >= 0 else np.array([-x, -y, -z, -w])
 
 
 def from_rotation_vector(v) -> np.ndarray:
     """Rotation matrix of axis times angle v (rad)."""
-    v = np.asarray(v, dtype=float)
-    angle = np.linalg.norm(v)
+    x, y, z = np.asarray(v, dtype=float).tolist()
+    angle = math.sqrt(x * x + y * y + z * z)
     if angle < 1e-12:
         return np.eye(3)
-    return _matrix_wxyz(np.concatenate([[np.cos(angle / 2)], np.sin(angle / 2) * v / angle]))
+    s = math.sin(angle / 2) / angle
+    return _matrix_wxyz((math.cos(angle / 2), s * x, s * y, s * z))
 
 
 def orientation_error(R_desired, R_current) -> np.ndarray:
     """The rotation vector (base frame) that turns the current orientation into the desired one,
     by the shortest path: log(q_d q_c^-1), from the two quaternions."""
-    qd, qc = _wxyz(R_desired), _wxyz(R_current)
-    return _log(_multiply(qd, qc * np.array([1.0, -1.0, -1.0, -1.0])))
-
-
-def _multiply(a, b) -> np.ndarray:
-    aw, ax, ay, az = a
-    bw, bx, by, bz = b
-    return np.array([
-        aw * bw - ax * bx - ay * by - az * bz,
-        aw * bx + ax * bw + ay * bz - az * by,
-        aw * by - ax * bz + ay * bw + az * bx,
-        aw * bz + ax * by - ay * bx + az * bw,
-    ])
+    aw, ax, ay, az = _wxyz(R_desired)
+    bw, bx, by, bz = _wxyz(R_current)
+    bx, by, bz = -bx, -by, -bz  # the conjugate: the inverse of a unit quaternion
+    return _log(aw * bw - ax * bx - ay * by - az * bz, aw * bx + ax * bw + ay * bz - az * by,
+                aw * by - ax * bz + ay * bw + az * bx, aw * bz + ax * by - ay * bx + az * bw)
 
 
 def angle_between(R_a, R_b) -> float:
