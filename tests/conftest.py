@@ -81,7 +81,8 @@ class NodeProcess:
         self.proc = start_polyarm(command, *args, stdout=self._log, stderr=subprocess.STDOUT, cwd=REPO)
 
     def log(self) -> str:
-        self._log.flush()
+        if not self._log.closed:
+            self._log.flush()
         return self.log_path.read_text()
 
     def stop(self) -> int:

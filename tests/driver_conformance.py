@@ -50,7 +50,7 @@ def stream(driver: RobotDriver, command: np.ndarray, seconds: float, rate_hz: fl
 def motion_command(driver: RobotDriver, start: np.ndarray) -> np.ndarray:
     """A small command that moves the first joint: a torque, or a target 0.2 rad away."""
     if driver.command_interface == "effort":
-        return np.eye(driver.robot.dof)[0] * 2.0  # N m on the base joint (gravity compensated by the robot)
+        return np.eye(driver.robot.dof)[0] * 4.0  # N m on the base joint (gravity compensated by the robot)
     return start + np.eye(driver.robot.dof)[0] * 0.2
 
 
@@ -131,3 +131,53 @@ def check_stop_leaves_the_arm_still(driver: RobotDriver) -> None:
 INTERFACE_CHECKS = (check_a_command_moves_the_arm, check_bad_commands_are_refused_and_the_arm_holds,
                     check_a_stale_command_stream_holds_the_arm, check_the_gripper_closes_and_opens,
                     check_stop_leaves_the_arm_still)
+
+
+def check_the_driver_node(node, start_node, robot: str, *driver_args: str) -> None:
+    """`polyarm driver --robot ROBOT DRIVER_ARGS` in its own process, through its topics: joint_states rate and
+    names, a command moves the arm, a NaN command is refused and the arm holds, the gripper closes, SIGINT
+    exits cleanly. `node` is a test rclpy node, `start_node` the conftest fixture."""
+    from conftest import Collector, spin_for, spin_until
+    from polyarm_common.qos import COMMAND, STATE
+    from polyarm_description import get_robot
+    from sensor_msgs.msg import JointState
+    from std_msgs.msg import Float64
+
+    profile = get_robot(robot)
+    states = Collector(node, JointState, "joint_states", STATE)
+    driver = start_node("driver", "--robot", robot, *driver_args)
+    spin_until(node, lambda: len(states.messages) > 20, 60, f"joint_states ({driver.log()})")
+    states.clear()
+    spin_for(node, 1.0)
+    assert states.rate_hz() > 100, f"joint_states at {states.rate_hz():.0f} Hz"  # the contract: >= 100 Hz (200 asked)
+    assert tuple(states.last.name) == profile.arm_joints + profile.finger_joints
+
+    def arm():
+        msg = states.last
+        return np.array([msg.position[msg.name.index(j)] for j in profile.arm_joints])
+
+    field = "position" if profile.command_interface == "position" else "effort"
+    commands = node.create_publisher(JointState, "joint_commands", COMMAND)
+    spin_until(node, lambda: commands.get_subscription_count() > 0, 30, "the driver's joint_commands subscription")
+    start = arm()
+    move = start + np.eye(profile.dof)[0] * 0.2 if field == "position" else np.eye(profile.dof)[0] * 4.0
+    for _ in range(30):  # 0.3 s at the controller's rate
+        commands.publish(JointState(name=list(profile.arm_joints), **{field: move.tolist()}))
+        spin_for(node, 0.01)
+    spin_for(node, 0.6)  # the stream stopped: an effort arm stops and holds, a servo holds its target
+    assert abs(arm()[0] - start[0]) > 0.02
+
+    here = arm()
+    bad = here.copy()
+    bad[0] = math.nan
+    commands.publish(JointState(name=list(profile.arm_joints), **{field: bad.tolist()}))
+    spin_for(node, 0.5)
+    assert np.abs(arm() - here).max() < 2e-3
+    spin_until(node, lambda: "joint_commands rejected" in driver.log() and "not finite" in driver.log(), 5, "the rejection")
+
+    gripper = node.create_publisher(Float64, "gripper/command", COMMAND)
+    finger = profile.finger_joints[0]
+    closed = lambda: profile.gripper_opening(states.last.position[states.last.name.index(finger)]) < 0.1  # noqa: E731
+    spin_until(node, lambda: gripper.publish(Float64(data=0.0)) or closed(), 5, "the gripper closing")
+    code = driver.stop()
+    assert code == 0, f"the driver exited {code}:\n{driver.log()}"

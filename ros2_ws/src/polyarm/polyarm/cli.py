@@ -9,6 +9,7 @@ import sys
 COMMANDS = {
     "sim": ("sim_bridge.main:main", "run the MuJoCo sim bridge for one arm (joint_states, camera, commands)"),
     "driver": ("polyarm_drivers.main:main", "run the driver node for one arm over a backend ('polyarm driver --help' lists them)"),
+    "fake-robot": ("polyarm_drivers.fake_robot:main", "a simulator of the robot's controller at its network protocol (panda: franky-sim)"),
     "controller": ("polyarm_control.main:main", "run the 100 Hz operational-space controller for one arm"),
     "collect": ("polyarm_data.collect:main", "record scripted episodes of a sim task into a Minari-layout dataset"),
     "dataset": ("polyarm_data.collect:dataset_main", "inspect a dataset ('polyarm dataset info PATH')"),

@@ -14,7 +14,7 @@ from launch import LaunchDescription
 from launch.actions import DeclareLaunchArgument, OpaqueFunction, Shutdown
 from launch.substitutions import LaunchConfiguration
 from launch_ros.actions import Node
-from polyarm_bringup.bringup import ROBOTS, SIMS, Bringup, describe, launch_arguments
+from polyarm_bringup.bringup import DRIVERS, ROBOTS, SIMS, Bringup, describe, launch_arguments
 
 
 def nodes(context):
@@ -27,7 +27,7 @@ def nodes(context):
             for node in describe(bringup)]
 
 
-ARGUMENTS = ("robot", "sim", "camera", "checkpoint", "task", "seed", "namespace", "record")
+ARGUMENTS = ("robot", "sim", "camera", "checkpoint", "task", "seed", "namespace", "record", "driver", "robot_ip", "realtime")
 
 
 def generate_launch_description():
@@ -40,5 +40,9 @@ def generate_launch_description():
         DeclareLaunchArgument("seed", default_value="0", description="seed of the task's object placement (integer)"),
         DeclareLaunchArgument("namespace", default_value=""),
         DeclareLaunchArgument("record", default_value="", description="MCAP bag directory (empty: no recorder)"),
+        DeclareLaunchArgument("driver", default_value="", choices=list(DRIVERS), description="with sim:=none: the arm's driver"),
+        DeclareLaunchArgument("robot_ip", default_value="", description="the driver's robot address"),
+        DeclareLaunchArgument("realtime", default_value="enforce", choices=["enforce", "ignore"],
+                              description="franky: require a real-time kernel (ignore for franky-sim)"),
         OpaqueFunction(function=nodes),
     ])

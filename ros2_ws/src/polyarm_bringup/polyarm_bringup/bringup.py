@@ -17,7 +17,8 @@ from pathlib import Path
 from polyarm_description import ROBOTS
 
 CONFIG_DIR = Path(__file__).resolve().parent / "config"
-SIMS = ("mujoco", "none")  # none: the arm's driver (and camera) are started by the lab, outside this graph
+SIMS = ("mujoco", "none")  # none: a real arm, through `driver` or started by the lab outside this graph
+DRIVERS = ("", "franky")  # with sim none: the arm's driver node in this graph ("": none, the lab starts it)
 
 
 @dataclass(frozen=True)
@@ -45,23 +46,34 @@ class Bringup:
     seed: int = 0
     namespace: str = ""
     record: str = ""  # MCAP output directory; empty: no recorder
+    driver: str = ""  # with sim none: the registry name of the arm's driver (polyarm_core.registry.DRIVERS)
+    robot_ip: str = ""  # the driver's robot address
+    realtime: str = "enforce"  # franky: require a real-time kernel, or "ignore" (franky-sim, no RT kernel)
 
     @classmethod
     def from_strings(cls, **values: str) -> Bringup:
         """From `ros2 launch` arguments (all strings), each checked with a message naming the bad one."""
-        if values.get("camera") not in ("true", "false"):
+        if values.get("camera", "true") not in ("true", "false"):
             raise ValueError(f"camera:={values.get('camera')} must be true or false")
         try:
             seed = int(values["seed"])
         except ValueError:
             raise ValueError(f"seed:={values['seed']} must be an integer") from None
-        return cls(**{**values, "camera": values["camera"] == "true", "seed": seed})
+        return cls(**{**values, "camera": values.get("camera", "true") == "true", "seed": seed})
 
     def __post_init__(self):
         if self.robot not in ROBOTS:
             raise ValueError(f"unknown robot {self.robot!r}; one of {', '.join(ROBOTS)}")
         if self.sim not in SIMS:
             raise ValueError(f"unknown sim {self.sim!r}; one of {', '.join(SIMS)}")
+        if self.driver not in DRIVERS:
+            raise ValueError(f"unknown driver {self.driver!r}; one of {', '.join(d for d in DRIVERS if d)}")
+        if self.driver and self.sim != "none":
+            raise ValueError(f"driver:={self.driver} drives a real arm; give sim:=none with it")
+        if self.driver and not self.robot_ip:
+            raise ValueError(f"driver:={self.driver} needs the robot's address (robot_ip:=IP)")
+        if self.realtime not in ("enforce", "ignore"):
+            raise ValueError(f"realtime:={self.realtime} must be enforce or ignore")
 
 
 def describe(b: Bringup) -> list[NodeLaunch]:
@@ -74,6 +86,9 @@ def describe(b: Bringup) -> list[NodeLaunch]:
         if b.camera:
             sim.update(trained.get("camera", {}))
         nodes.append(NodeLaunch("sim", "sim_bridge", "sim", CONFIG_DIR / "sim.yaml", sim, stop_rank=3))
+    if b.driver:  # the arm's driver node, stopped last (after the controller has held it)
+        driver = {"robot": b.robot, "backend": b.driver, "host": b.robot_ip, "realtime": b.realtime}
+        nodes.append(NodeLaunch("driver", "polyarm_drivers", "driver", CONFIG_DIR / "driver.yaml", driver, stop_rank=3))
     nodes.append(NodeLaunch("controller", "polyarm_control", "controller", CONFIG_DIR / "controller.yaml",
                             {"robot": b.robot}, stop_rank=2))
     if b.checkpoint:

@@ -22,7 +22,7 @@ from pathlib import Path
 from polyarm_common.processes import start_polyarm
 from polyarm_common.processes import stop as stop_process
 
-from polyarm_bringup.bringup import ROBOTS, SIMS, Bringup, NodeLaunch, describe, parameter_file_text
+from polyarm_bringup.bringup import DRIVERS, ROBOTS, SIMS, Bringup, NodeLaunch, describe, parameter_file_text
 
 
 class NodeExited(RuntimeError):
@@ -130,11 +130,16 @@ def add_bringup_arguments(parser: argparse.ArgumentParser, checkpoint_required: 
     parser.add_argument("--seed", type=int, default=0, help="seed of the sim task's object placement")
     parser.add_argument("--no-camera", action="store_true", help="do not render or publish the sim camera")
     parser.add_argument("--namespace", default="")
+    parser.add_argument("--driver", choices=[d for d in DRIVERS if d], default="", help="with --sim none: the arm's driver node")
+    parser.add_argument("--robot-ip", default="", help="the driver's robot address")
+    parser.add_argument("--realtime", choices=["enforce", "ignore"], default="enforce",
+                        help="franky: require a real-time kernel (ignore for franky-sim)")
 
 
 def bringup_from(args, record: str = "") -> Bringup:
     return Bringup(robot=args.robot, sim=args.sim, camera=not args.no_camera, checkpoint=args.checkpoint,
-                   task=args.task, seed=args.seed, namespace=args.namespace, record=record)
+                   task=args.task, seed=args.seed, namespace=args.namespace, record=record, driver=args.driver,
+                   robot_ip=args.robot_ip, realtime=args.realtime)
 
 
 def main(argv: list[str] | None = None) -> int:

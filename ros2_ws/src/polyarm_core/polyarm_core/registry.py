@@ -12,6 +12,8 @@ import importlib
 DRIVERS = {
     # the MuJoCo arm behind the RobotDriver interface, with its own real-time physics (no camera, no task)
     "mujoco": "sim_bridge.devices:standalone_driver",
+    # the Franka Panda over franky-control (libfranka); franky-sim speaks the same protocol
+    "franky": "polyarm_drivers.franky_driver:franky_driver",
 }
 CAMERAS: dict[str, str] = {}  # the sim's scene camera (sim_bridge.devices.SceneCamera) runs inside `polyarm sim`
 TELEOP_DEVICES: dict[str, str] = {}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 
 from polyarm_core.registry import DRIVERS
@@ -18,30 +19,35 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--robot", choices=sorted(ROBOTS), help="which arm (default panda)")
     parser.add_argument("--backend", choices=sorted(DRIVERS), help="which driver (default mujoco: the simulated arm)")
     parser.add_argument("--joint-state-rate", type=float, help="joint_states rate, Hz (default 200)")
+    parser.add_argument("--host", help="franky: the robot's FCI address")
+    parser.add_argument("--realtime", choices=["enforce", "ignore"], help="franky: require a real-time kernel (default enforce)")
     args = parser.parse_args(own)
     configure_ros_environment()
 
     def make_node():
         from polyarm_drivers.node import DriverNode
 
-        given = {"robot": args.robot, "backend": args.backend, "joint_state_rate": args.joint_state_rate}
-        return DriverNode(make_driver, parameter_overrides(given))
+        given = {"robot": args.robot, "backend": args.backend, "joint_state_rate": args.joint_state_rate,
+                 "host": args.host, "realtime": args.realtime}
+        return DriverNode(parameter_overrides(given))
+
+    failed = []
 
     def check(node) -> int | None:
         if node.failure is not None:
             print(f"polyarm driver: {node.failure}", file=sys.stderr)
+            failed.append(node.failure)
             return 1
         return None
 
-    return run_node("driver", ros_args, make_node, check)
-
-
-def make_driver(robot: str, backend: str):
-    """The registered backend's driver for a robot profile (ValueError naming valid choices)."""
-    from polyarm_core.registry import factory
-    from polyarm_description import get_robot
-
-    return factory("driver", backend)(get_robot(robot))
+    code = run_node("driver", ros_args, make_node, check)
+    if failed:
+        # A vendor SDK whose connection died can hold threads that abort the process when its objects are
+        # destroyed at exit (libfranka: std::terminate): the reason is printed, leave with it, untouched.
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
+    return code
 
 
 if __name__ == "__main__":

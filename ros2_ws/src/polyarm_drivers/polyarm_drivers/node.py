@@ -13,9 +13,12 @@ import time
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus
 from polyarm_common import conversions as conv
 from polyarm_common.qos import STATE
-from polyarm_core.driver import RobotDriver
+from polyarm_core.driver import DriverError, RobotDriver
+from polyarm_core.registry import factory
+from polyarm_description import get_robot
 from rcl_interfaces.msg import ParameterDescriptor
 from rclpy.node import Node
+from std_srvs.srv import Trigger
 
 from polyarm_drivers.bridge import DriverBridge
 
@@ -27,7 +30,7 @@ PARAMETERS = {  # name: (default, description)
 
 
 class DriverNode(Node):
-    def __init__(self, make_driver, overrides=()):
+    def __init__(self, overrides=()):
         super().__init__("driver", parameter_overrides=list(overrides))
         for name, (default, description) in PARAMETERS.items():
             self.declare_parameter(name, default, ParameterDescriptor(description=description))
@@ -35,14 +38,27 @@ class DriverNode(Node):
         if p["joint_state_rate"] <= 0:
             raise ValueError(f"joint_state_rate must be positive, got {p['joint_state_rate']}")
         self.backend = p["backend"]
-        self.driver: RobotDriver = make_driver(p["robot"], p["backend"])
-        self.driver.connect()
-        self.bridge = DriverBridge(self, self.driver)
+        make_driver = factory("driver", self.backend)  # UnknownBackendError (a ValueError) names the valid ones
+        options = {}
+        for name, (default, description) in getattr(make_driver, "parameters", {}).items():  # the backend's own
+            options[name] = self.declare_parameter(name, default, ParameterDescriptor(description=description)).value
+        self.driver: RobotDriver = make_driver(get_robot(p["robot"]), **options)
         self.failure: str | None = None
+        self._last_error = ""
+        self._running = False
+        self._thread = None
+        try:
+            self.driver.connect()
+        except DriverError as err:  # unreachable, FCI off, no real-time kernel: named, and the node exits 1
+            self.failure = f"cannot start the {self.backend} driver: {err}"
+            return
+        self.bridge = DriverBridge(self, self.driver)
         self._period = 1.0 / p["joint_state_rate"]
-        self._running = True
         self._pub_diagnostics = self.create_publisher(DiagnosticArray, "/diagnostics", STATE)
         self.create_timer(1.0, self._publish_diagnostics)
+        if hasattr(self.driver, "recover"):  # libfranka's error recovery, only when the operator asks
+            self.create_service(Trigger, "driver/recover", self._on_recover)
+        self._running = True
         self._thread = threading.Thread(target=self._read_loop, name="read", daemon=True)
         self._thread.start()
         robot = self.driver.robot
@@ -60,15 +76,30 @@ class DriverNode(Node):
             self.failure = f"the {self.backend} driver failed: {err}"
             self.get_logger().fatal(self.failure)
 
+    def _on_recover(self, request, response):
+        response.message = self.driver.recover()
+        response.success = response.message.startswith("recovered")
+        self.get_logger().warn(f"driver/recover: {response.message}")
+        return response
+
     def _publish_diagnostics(self) -> None:
+        if self.failure:
+            return  # the node is ending with its reason; the driver is gone
+        values = self.bridge.diagnostic_values()
+        error = values.get("last_error", "")
+        if error and error != self._last_error:  # say what stopped the arm, once
+            self.get_logger().error(f"the {self.backend} driver reports: {error}")
+        self._last_error = error
         level = DiagnosticStatus.ERROR if self.failure else DiagnosticStatus.OK
-        status = conv.diagnostic(f"driver: {self.backend}", self.driver.robot.name, level, self.failure or "running",
-                                 self.bridge.diagnostic_values())
+        status = conv.diagnostic(f"driver: {self.backend}", self.driver.robot.name, level, self.failure or "running", values)
         array = DiagnosticArray(status=[status])
         array.header.stamp = self.get_clock().now().to_msg()
         self._pub_diagnostics.publish(array)
 
     def close(self) -> None:
+        """Leave the arm holding still (a driver that never connected has nothing to close)."""
+        if self._thread is None:
+            return
         self._running = False
         self._thread.join(timeout=2.0)
         self.driver.close()

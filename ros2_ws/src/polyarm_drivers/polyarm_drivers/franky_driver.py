@@ -1,0 +1,235 @@
+"""FrankyDriver: the Franka Panda over franky-control (libfranka), as a RobotDriver.
+
+Torque path (a): each `write()` hands the controller's torque to franky's SimpleTorqueMotion, which
+applies it at libfranka's 1 kHz until the next one. Its signal timeout is the watchdog: when commands
+stop for `signal_timeout` (50 ms) the motion ends, the robot stops, and the driver reports it; the next
+command starts a new motion, so the controller's hold works afterwards. The robot compensates its own
+gravity (the profile says so), so the torques are the law's without g(q).
+
+The gripper is franky's Gripper (its own connection), owned by one worker thread: it runs the newest
+command (a grasp with a force when closing, a move to a width when opening) and reads the width for
+joint_states between commands. libfranka's gripper takes one call at a time (a width read beside an
+asynchronous move deadlocked on franky-sim), so no two calls ever overlap, and the arm's command stream
+never waits on the gripper. While a gripper motion runs (about a second), the finger joints report the
+width it started from.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import numpy as np
+from polyarm_core.driver import CommandRefused, DriverError, JointReading, RobotDriver, validate_command
+
+GRIPPER_SPEED = 0.1  # m/s
+GRASP_FORCE = 20.0  # N
+GRIPPER_POLL_S = 0.02
+
+PARAMETERS = {  # name: (default, description): the driver node declares these as ROS parameters
+    "host": ("", "the robot's FCI address (franky-sim: 127.0.0.1)"),
+    "realtime": ("enforce", "enforce (a real-time kernel is required) or ignore (franky-sim, or no RT kernel)"),
+    "signal_timeout": (0.05, "s without a torque command after which the arm stops (franky's watchdog)"),
+    "collision_torque": (20.0, "joint torque (N m) above which libfranka's collision reflex stops the arm"),
+    "collision_force": (30.0, "Cartesian force (N) above which libfranka's collision reflex stops the arm"),
+}
+
+
+class FrankyDriver(RobotDriver):
+    def __init__(self, robot, host: str, realtime: str = "enforce", signal_timeout: float = 0.05,
+                 collision_torque: float = 20.0, collision_force: float = 30.0, torque_limits=None):
+        if not host:
+            raise ValueError("the franky driver needs the robot's address (--host IP)")
+        if realtime not in ("enforce", "ignore"):
+            raise ValueError(f"realtime must be enforce or ignore, got {realtime!r}")
+        self.robot = robot
+        self.host, self.realtime, self.signal_timeout = host, realtime, signal_timeout
+        self.collision = (collision_torque, collision_force)
+        self._limit = np.asarray(torque_limits if torque_limits is not None else _panda_torque_limits(robot), float)
+        self._arm = self._gripper = self._motion = None
+        self._lock = threading.Lock()
+        self._running = False
+        self._width = 2.0 * robot.gripper_range[1]
+        self._gripper_target = None  # "grasp" or a width (m): the newest command
+        self._gripper_request = None  # the command the gripper worker has still to run
+        self._gripper_wake = threading.Event()
+        self._clock_offset_ns: int | None = None
+        self._command_time = None
+        self._cycles, self._cycles_since = 0, time.monotonic()
+        self.last_error = ""
+        self.motions_stopped = 0
+
+    # ------------------------------------------------------------- connection
+    def connect(self) -> None:
+        import franky
+
+        mode = franky.RealtimeConfig.Enforce if self.realtime == "enforce" else franky.RealtimeConfig.Ignore
+        try:
+            self._arm = franky.Robot(self.host, realtime_config=mode)
+            torque, force = self.collision
+            self._arm.set_collision_behavior([torque] * 7, [force] * 6)
+            self._gripper = franky.Gripper(self.host)
+        except Exception as err:  # noqa: BLE001 - franky raises several types; each is named below
+            raise DriverError(_explain(err, self.host, self.realtime)) from None
+        self._width = float(self._gripper.width)
+        self._running = True
+        self._gripper_thread = threading.Thread(target=self._gripper_worker, name="gripper", daemon=True)
+        self._gripper_thread.start()
+
+    def _gripper_worker(self) -> None:
+        """The only caller of the gripper: the newest command, then the width, every GRIPPER_POLL_S."""
+        while self._running:
+            with self._lock:
+                request, self._gripper_request = self._gripper_request, None
+            try:
+                if request == "grasp":
+                    self._gripper.grasp(0.0, GRIPPER_SPEED, GRASP_FORCE, 0.005, 2.0 * self.robot.gripper_range[1])
+                elif request is not None:
+                    self._gripper.move(request, GRIPPER_SPEED)
+                self._width = float(self._gripper.width)
+            except Exception as err:  # noqa: BLE001 - a failed grasp (nothing there) or a lost gripper: reported
+                self.last_error = f"gripper: {err}"
+            self._gripper_wake.wait(GRIPPER_POLL_S)
+            self._gripper_wake.clear()
+
+    # ------------------------------------------------------------------ read
+    def read(self) -> JointReading:
+        try:
+            state = self._arm.state
+        except Exception as err:  # noqa: BLE001 - a lost connection ends the driver
+            raise DriverError(f"lost the connection to the robot at {self.host}: {err}") from None
+        self._check_motion()
+        finger = self._width / 2.0
+        names = tuple(self.robot.arm_joints) + tuple(self.robot.finger_joints)
+        position = np.concatenate([state.q, [finger, finger]])
+        velocity = np.concatenate([state.dq, [0.0, 0.0]])
+        effort = np.concatenate([state.tau_J, [0.0, 0.0]])
+        return JointReading(names, position, velocity, effort, self.robot.gripper_opening(finger), self._stamp_ns(state))
+
+    def _stamp_ns(self, state) -> int:
+        """The robot's own time, converted to the ROS clock by the offset seen at the first reading."""
+        robot_ns = int(state.time.to_msec()) * 1_000_000
+        if self._clock_offset_ns is None:
+            self._clock_offset_ns = time.time_ns() - robot_ns
+        return self._clock_offset_ns + robot_ns
+
+    # ----------------------------------------------------------------- write
+    def write(self, names, values) -> None:
+        torque = validate_command(self.robot, names, values, -self._limit, self._limit)
+        with self._lock:
+            self._check_motion()
+            if self._motion is None:
+                self._start_motion(torque)
+            self._motion.set_torque(torque)
+            self._command_time = time.monotonic()
+
+    def _start_motion(self, torque: np.ndarray) -> None:
+        import franky
+
+        if self._arm.has_errors:
+            raise CommandRefused(f"the robot has errors ({self._arm.state.current_errors}); call driver/recover first")
+        motion = franky.SimpleTorqueMotion(initial_torque=torque, signal_timeout=self.signal_timeout)
+        motion.register_callback(self._on_cycle)
+        self._arm.move(motion, asynchronous=True)
+        self._motion = motion
+
+    def _on_cycle(self, *args) -> None:
+        self._cycles += 1
+
+    def _check_motion(self) -> None:
+        """Notice a torque motion that ended (the watchdog, a reflex) and say why."""
+        motion = self._motion
+        if motion is None or self._arm.is_in_control:
+            return
+        self._motion = None
+        self.motions_stopped += 1
+        try:
+            self._arm.join_motion(timeout=0.0)
+            self.last_error = "the torque motion ended"
+        except Exception as err:  # noqa: BLE001 - franky's reason for stopping is the message
+            self.last_error = f"{type(err).__name__}: {str(err).splitlines()[0]}"
+
+    def command_gripper(self, opening: float) -> None:
+        """Close (below 0.5: grasp with GRASP_FORCE whatever is between the fingers) or move to a width, by
+        the gripper worker, so the caller never waits; a command equal to the last one is dropped (teleop
+        repeats its gripper state at 10-30 Hz)."""
+        if not np.isfinite(opening):
+            raise CommandRefused(f"gripper command {opening} is not finite")
+        target = "grasp" if opening < 0.5 else round(2.0 * self.robot.finger_position(opening), 4)
+        with self._lock:
+            if target == self._gripper_target:
+                return
+            self._gripper_target = self._gripper_request = target
+        self._gripper_wake.set()
+
+    # ------------------------------------------------------------- stopping
+    def stop(self) -> None:
+        with self._lock:
+            if self._motion is not None:
+                try:
+                    self._arm.stop()
+                    self._arm.join_motion(timeout=1.0)
+                except Exception:  # noqa: BLE001 - the motion was ended on purpose
+                    pass
+                self._motion = None
+
+    def recover(self) -> str:
+        """libfranka's automatic error recovery: only when the operator asks for it (driver/recover)."""
+        with self._lock:
+            errors = self._arm.state.current_errors
+            ok = self._arm.recover_from_errors()
+        return f"recovered from {errors}" if ok else f"recovery failed; the robot still has {self._arm.state.current_errors}"
+
+    def close(self) -> None:
+        self._running = False
+        if self._arm is not None:
+            self.stop()
+            self._gripper_wake.set()
+            self._gripper_thread.join(timeout=3.0)  # a gripper motion in progress ends first
+
+    def diagnostics(self) -> dict:
+        now = time.monotonic()
+        rate = self._cycles / max(now - self._cycles_since, 1e-9)
+        self._cycles, self._cycles_since = 0, now
+        try:
+            state = self._arm.state
+        except Exception as err:  # noqa: BLE001 - the read loop ends the node with the same reason
+            return {"last_error": f"lost the connection to the robot at {self.host}: {err}"}
+        return {
+            "robot_mode": str(state.robot_mode).split(".")[-1],
+            "last_error": self.last_error,
+            "control_loop_hz": rate,
+            "command_age_ms": 1e3 * (now - self._command_time) if self._command_time else -1.0,
+            "motions_stopped": self.motions_stopped,
+            "external_wrench": " ".join(f"{v:.1f}" for v in state.O_F_ext_hat_K),
+        }
+
+
+def _panda_torque_limits(robot) -> np.ndarray:
+    """The profile's MJCF actuator limits (the Panda's datasheet torques)."""
+    from polyarm_description import joint_limits, load_model
+
+    return joint_limits(load_model(robot), robot).effort
+
+
+def _explain(err: Exception, host: str, realtime: str) -> str:
+    """What a lab hits first, in words."""
+    text = str(err)
+    lowered = text.lower()
+    if "realtime" in lowered or "real-time" in lowered:
+        return (f"{text}: the robot PC has no real-time kernel; install one, or run with realtime ignore "
+                "(franky-sim, or a machine where jitter is acceptable)")
+    if "connect" in lowered or "network" in lowered or "timeout" in lowered:
+        return (f"cannot reach the robot at {host} ({text}): check the cable and the address, that FCI is enabled in "
+                "Desk, and that the brakes are open")
+    return f"{type(err).__name__}: {text}"
+
+
+def franky_driver(robot, **options) -> FrankyDriver:
+    """The registry's "franky" driver (the Panda only)."""
+    if robot.name != "panda":
+        raise ValueError(f"the franky driver drives a Franka Panda, not the {robot.name}")
+    return FrankyDriver(robot, **options)
+
+
+franky_driver.parameters = PARAMETERS
