@@ -133,6 +133,13 @@ INTERFACE_CHECKS = (check_a_command_moves_the_arm, check_bad_commands_are_refuse
                     check_stop_leaves_the_arm_still)
 
 
+def check_the_driver(driver: RobotDriver) -> None:
+    """The whole suite through the RobotDriver interface, on a connected driver."""
+    check_reading(driver)
+    for check in INTERFACE_CHECKS:
+        check(driver)
+
+
 def check_the_driver_node(node, start_node, robot: str, *driver_args: str) -> None:
     """`polyarm driver --robot ROBOT DRIVER_ARGS` in its own process, through its topics: joint_states rate and
     names, a command moves the arm, a NaN command is refused and the arm holds, the gripper closes, SIGINT

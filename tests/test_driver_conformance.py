@@ -4,7 +4,7 @@ interface, and through the driver node (`polyarm driver`) in its own process."""
 from __future__ import annotations
 
 import pytest
-from driver_conformance import INTERFACE_CHECKS, check_reading, check_the_driver_node
+from driver_conformance import check_the_driver, check_the_driver_node
 from polyarm_core.registry import factory
 from polyarm_description import get_robot
 
@@ -22,9 +22,7 @@ def driver(request):
 
 
 def test_the_driver_conforms_through_its_interface(driver):
-    check_reading(driver)
-    for check in INTERFACE_CHECKS:
-        check(driver)
+    check_the_driver(driver)
 
 
 def test_an_unknown_backend_names_the_valid_ones():

@@ -12,7 +12,7 @@ import time
 from pathlib import Path
 
 import pytest
-from driver_conformance import INTERFACE_CHECKS, check_reading
+from driver_conformance import check_the_driver
 from polyarm_core.registry import factory
 from polyarm_description import get_robot
 
@@ -55,9 +55,7 @@ def franky(franky_sim):
 
 
 def test_the_franky_driver_conforms_through_its_interface(franky):
-    check_reading(franky)
-    for check in INTERFACE_CHECKS:
-        check(franky)
+    check_the_driver(franky)
 
 
 def test_a_stale_torque_stream_stops_the_arm_and_says_why_and_commands_resume_after(franky):
