@@ -98,7 +98,8 @@ class FrankyDriver(RobotDriver):
             state = self._arm.state
         except Exception as err:  # noqa: BLE001 - a lost connection ends the driver
             raise DriverError(f"lost the connection to the robot at {self.host}: {err}") from None
-        self._check_motion()
+        with self._lock:  # write() reads self._motion under the same lock, between its check and set_torque
+            self._check_motion()
         finger = self._width / 2.0
         names = tuple(self.robot.arm_joints) + tuple(self.robot.finger_joints)
         position = np.concatenate([state.q, [finger, finger]])
