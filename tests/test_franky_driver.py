@@ -74,6 +74,87 @@ def test_a_stale_torque_stream_stops_the_arm_and_says_why_and_commands_resume_af
     franky.stop()
 
 
+class StepLog:
+    """The in-driver controller's every tick, in the robot's time."""
+
+    def __init__(self, law):
+        self.ticks = []
+        law.on_tick = lambda out, now, compute_s: self.ticks.append((now, out))
+
+    def wait_until(self, robot_time: float, wall_limit: float = 60.0) -> None:
+        deadline = time.monotonic() + wall_limit
+        while not self.ticks or self.ticks[-1][0] < robot_time:
+            assert time.monotonic() < deadline, f"the robot's clock stopped at {self.ticks[-1][0] if self.ticks else None}"
+            time.sleep(0.02)
+
+    def at(self, robot_time: float):
+        return next(out for now, out in self.ticks if now >= robot_time)
+
+
+def rotation_z(degrees: float):
+    import numpy as np
+
+    a = np.radians(degrees)
+    return np.array([[np.cos(a), -np.sin(a), 0.0], [np.sin(a), np.cos(a), 0.0], [0.0, 0.0, 1.0]])
+
+
+def test_the_in_driver_controller_settles_a_5cm_15deg_step_within_1_5_s_of_robot_time(franky):
+    """Torque path (b): the OSC law in franky's 1 kHz loop, on the state of each millisecond."""
+    import numpy as np
+    from polyarm_control.loop import InDriverController
+    from polyarm_core.rotations import angle_between
+
+    law = InDriverController(franky)
+    log = StepLog(law)
+    law.start()
+    log.wait_until(log.ticks[-1][0] + 0.3 if log.ticks else 0.3)
+    start = log.ticks[-1][1].measured
+    goal_p, goal_R = start.tcp_position + [0.05, 0.0, 0.0], rotation_z(15.0) @ start.tcp_rotation
+    law.set_target(goal_p, goal_R)
+    t_step = law.now
+    log.wait_until(t_step + 1.5)
+    settled = log.at(t_step + 1.5).measured
+    error_mm = 1e3 * np.linalg.norm(settled.tcp_position - goal_p)
+    error_deg = np.degrees(angle_between(goal_R, settled.tcp_rotation))
+    overshoot_mm = 1e3 * max(out.measured.tcp_position[0] - goal_p[0] for now, out in log.ticks if now > t_step)
+    print(f"in-driver step on franky-sim: {error_mm:.2f} mm, {error_deg:.2f} deg at 1.5 s; overshoot {overshoot_mm:.2f} mm")
+    assert error_mm < 3.0 and error_deg < 1.0, (error_mm, error_deg)
+    assert franky.motions_stopped == 0, franky.last_error
+
+
+def test_the_in_driver_controller_holds_on_estop_refuses_nan_and_resumes(franky):
+    import numpy as np
+    from polyarm_control.loop import InDriverController
+    from polyarm_control.reference import TargetError
+
+    law = InDriverController(franky)
+    log = StepLog(law)
+    law.start()
+    log.wait_until(0.0)
+    log.wait_until(log.ticks[-1][0] + 0.2)
+    start = log.ticks[-1][1].measured
+    with pytest.raises(TargetError, match="not finite"):
+        law.set_target(start.tcp_position + [np.nan, 0.0, 0.0], start.tcp_rotation)
+    law.set_target(start.tcp_position + [0.0, 0.1, 0.0], start.tcp_rotation)
+    log.wait_until(law.now + 0.25)  # mid-move
+    with law.lock:
+        law.core.stop(law.now)
+    t_stop = law.now
+    log.wait_until(t_stop + 0.5)
+    stopped = log.at(t_stop + 0.5)
+    assert stopped.status.startswith("stopped") and np.abs(stopped.measured.qd).max() < 0.02, stopped.measured.qd
+    position = stopped.measured.tcp_position
+    log.wait_until(t_stop + 1.0)
+    assert np.linalg.norm(log.ticks[-1][1].measured.tcp_position - position) < 2e-3, "it stays where it stopped"
+    with pytest.raises(TargetError, match="stopped"):
+        law.set_target(start.tcp_position, start.tcp_rotation)
+    law.resume()
+    law.set_target(start.tcp_position, start.tcp_rotation)
+    log.wait_until(law.now + 1.5)
+    back = 1e3 * np.linalg.norm(log.ticks[-1][1].measured.tcp_position - start.tcp_position)
+    assert back < 3.0, f"after controller resume the arm tracks again: {back:.1f} mm from the target"
+
+
 def test_an_unreachable_robot_is_named():
     from polyarm_core.driver import DriverError
 

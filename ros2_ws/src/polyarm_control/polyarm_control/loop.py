@@ -8,15 +8,25 @@ Whoever owns the timing calls `update(now)`: the sim's stepping (sim_bridge.cont
 for evaluation, tests and benchmarks), or a real driver's own control callback, so the law is evaluated
 on the state of that instant instead of one that crossed DDS a period earlier. Targets come in through
 `set_target`, as they do from `controller/target_pose` in the controller node.
+
+InDriverController is the second case: a driver with a real-time loop of its own (`start_loop`, the
+Panda's 1 kHz over franky) ticks the loop on the robot's clock, from the robot's thread, while targets
+and mode changes arrive from another (the driver node's executor); one lock keeps them apart.
 """
 
 from __future__ import annotations
+
+import threading
+import time
+from dataclasses import replace
 
 import numpy as np
 from polyarm_core.driver import RobotDriver
 from polyarm_core.rotations import matrix_to_quat
 
+from polyarm_control.config import ControllerConfig, default_config
 from polyarm_control.core import ControllerCore, TickOutput
+from polyarm_control.osc import OSCGains
 
 
 class ControlLoop:
@@ -44,3 +54,42 @@ class ControlLoop:
     def set_target(self, position, rotation: np.ndarray, now: float) -> str | None:
         """A target pose in the controller's frame; a note when it was clipped (TargetError when refused)."""
         return self.core.target(position, matrix_to_quat(rotation), self.core.config.frame_id, now)
+
+
+def torque_loop_config(robot, rate_hz: float) -> ControllerConfig:
+    """The controller's defaults where the law runs in the robot's own loop: its rate, and the profile's
+    torque-loop gains over the usual ones."""
+    gains = OSCGains(**{**robot.controller_gains, **robot.torque_loop_gains})
+    return replace(default_config(robot.name), rate_hz=rate_hz, gains=gains)
+
+
+class InDriverController:
+    def __init__(self, driver: RobotDriver, config: ControllerConfig | None = None):
+        self.driver = driver
+        self.core = ControllerCore(driver.robot, config or torque_loop_config(driver.robot, driver.loop_rate_hz))
+        self.loop = ControlLoop(driver, self.core)
+        self.lock = threading.Lock()
+        self.now = 0.0  # the robot's clock at the last tick (s)
+        self.on_tick = None  # on_tick(output, now, compute_s), from the robot's thread
+
+    def tick(self, now: float) -> None:
+        t0 = time.perf_counter()
+        self.now = now
+        with self.lock:
+            out = self.loop.update(now)
+        if self.on_tick is not None:
+            self.on_tick(out, now, time.perf_counter() - t0)
+
+    def start(self) -> None:
+        """Run in the driver's loop from now on (again, after the loop ended)."""
+        self.driver.start_loop(self.tick)
+
+    def set_target(self, position, rotation: np.ndarray) -> str | None:
+        with self.lock:
+            return self.loop.set_target(position, rotation, self.now)
+
+    def resume(self) -> None:
+        """From the measured pose, with the loop running again."""
+        with self.lock:
+            self.loop.resume(self.now)
+        self.start()

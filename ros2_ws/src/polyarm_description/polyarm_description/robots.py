@@ -47,6 +47,15 @@ class RobotProfile:
     task_layout: dict = field(default_factory=dict)
     tcp_site: str = "tcp"
     gripper_actuator: str = "gripper"
+    # The law's gains where it runs inside the robot's own 1 kHz torque loop (the Panda's driver, in-driver):
+    # a fresh state every millisecond holds a stiffer law stable than 100 Hz over topics does, and the
+    # stiffness is what overcomes joint stiction (see docs/architecture.md, "The torque path").
+    torque_loop_gains: dict = field(default_factory=dict)
+    # Set on the real arm by its driver at connect: the payload beyond what the robot's own configuration
+    # holds (the Panda's Desk holds the Franka Hand), and the TCP in the robot's configured end-effector frame.
+    payload_mass: float = 0.0  # kg
+    payload_com: tuple[float, float, float] = (0.0, 0.0, 0.0)  # m, flange frame
+    tcp_offset: tuple[float, float, float] = (0.0, 0.0, 0.0)  # m
 
     @property
     def mjcf_path(self) -> Path:
@@ -97,6 +106,7 @@ ROBOTS: dict[str, RobotProfile] = {
         workspace_high=(0.8, 0.45, 0.75),
         # Physical Cartesian impedance: what users tune on the real arm.
         controller_gains=dict(mode="impedance", stiffness_position=600.0, stiffness_orientation=40.0),
+        torque_loop_gains=dict(mode="impedance", stiffness_position=2000.0, stiffness_orientation=150.0),
         camera_view=((1.5, 0.6, 1.5), (0.3, 0.0, 0.1)),
         task_layout={"objects": (0.5, 0.0), "tray": (0.5, 0.2), "tray_objects": (0.5, -0.08), "cabinet": (0.64, 0.0)},
     ),

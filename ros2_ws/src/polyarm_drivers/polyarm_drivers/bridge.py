@@ -2,7 +2,8 @@
 
 Out: `joint_states` (arm joints then fingers; position, velocity, effort), stamped with the reading's
 own time. In: `joint_commands` (JointState with the field of the robot's command interface filled) and
-`gripper/command` (Float64, 0 closed .. 1 open). A refused command is logged with its reason (at most
+`gripper/command` (Float64, 0 closed .. 1 open). Where the driver runs the law itself (`external_commands`
+false), joint_commands from anywhere else are refused: two controllers must never share an arm. A refused command is logged with its reason (at most
 once a second), counted, and changes nothing: the last good command stays in force. Whoever owns the
 timing (the driver node's read loop, the sim node's physics loop) calls `publish()` with each reading.
 """
@@ -18,8 +19,8 @@ from std_msgs.msg import Float64
 
 
 class DriverBridge:
-    def __init__(self, node, driver: RobotDriver):
-        self.node, self.driver = node, driver
+    def __init__(self, node, driver: RobotDriver, external_commands: bool = True):
+        self.node, self.driver, self.external_commands = node, driver, external_commands
         self.rejected_commands = 0
         self.state_rate = RateMeter(window=400)
         self._field = "position" if driver.command_interface == "position" else "effort"
@@ -36,6 +37,8 @@ class DriverBridge:
         field = self._field
         other = "effort" if field == "position" else "position"
         try:
+            if not self.external_commands:
+                raise CommandRefused("the controller runs inside this driver; stop the other controller")
             if len(getattr(msg, other)) and not len(getattr(msg, field)):
                 raise CommandRefused(f"{self.driver.robot.name} takes {field} commands, the message fills only {other}")
             self.driver.write(msg.name, getattr(msg, field))

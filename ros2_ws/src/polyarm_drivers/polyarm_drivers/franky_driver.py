@@ -1,10 +1,18 @@
 """FrankyDriver: the Franka Panda over franky-control (libfranka), as a RobotDriver.
 
-Torque path (a): each `write()` hands the controller's torque to franky's SimpleTorqueMotion, which
-applies it at libfranka's 1 kHz until the next one. Its signal timeout is the watchdog: when commands
-stop for `signal_timeout` (50 ms) the motion ends, the robot stops, and the driver reports it; the next
-command starts a new motion, so the controller's hold works afterwards. The robot compensates its own
-gravity (the profile says so), so the torques are the law's without g(q).
+libfranka wants a torque every millisecond. Two ways to give it one (docs/architecture.md, "The torque
+path", compares them):
+
+(a) held: each `write()` hands the controller node's torque (100 Hz, over joint_commands) to franky's
+    SimpleTorqueMotion, which applies it every millisecond until the next one. Its signal timeout is the
+    watchdog: when commands stop for `signal_timeout` (50 ms) the motion ends, the robot stops, and the
+    driver reports it; the next command starts a new motion, so the controller's hold works afterwards.
+(b) in-loop: `start_loop(tick)` runs `tick(robot_time)` inside franky's 1 kHz callback, on the state of
+    that millisecond; the tick (polyarm_control's ControlLoop) reads and writes through this same
+    interface, and its torque is applied on the next cycle. If the tick fails or stalls, no torque
+    arrives and the same watchdog stops the arm.
+
+The robot compensates its own gravity (the profile says so), so the torques are the law's without g(q).
 
 The gripper is franky's Gripper (its own connection), owned by one worker thread: it runs the newest
 command (a grasp with a force when closing, a move to a width when opening) and reads the width for
@@ -25,6 +33,7 @@ from polyarm_core.driver import CommandRefused, DriverError, JointReading, Robot
 GRIPPER_SPEED = 0.1  # m/s
 GRASP_FORCE = 20.0  # N
 GRIPPER_POLL_S = 0.02
+HOME_SPEED = 0.1  # of the robot's joint velocity, acceleration and jerk limits: a slow, predictable move
 
 PARAMETERS = {  # name: (default, description): the driver node declares these as ROS parameters
     "host": ("", "the robot's FCI address (franky-sim: 127.0.0.1)"),
@@ -49,10 +58,13 @@ class FrankyDriver(RobotDriver):
         self._arm = self._gripper = self._motion = None
         self._lock = threading.Lock()
         self._running = False
+        self._homing = False
         self._width = 2.0 * robot.gripper_range[1]
         self._gripper_target = None  # "grasp" or a width (m): the newest command
         self._gripper_request = None  # the command the gripper worker has still to run
         self._gripper_wake = threading.Event()
+        self._cycle = threading.local()  # the state of the running millisecond, in franky's control thread
+        self._tick = None  # in-loop: what runs every cycle
         self._clock_offset_ns: int | None = None
         self._command_time = None
         self._cycles, self._cycles_since = 0, time.monotonic()
@@ -68,6 +80,9 @@ class FrankyDriver(RobotDriver):
             self._arm = franky.Robot(self.host, realtime_config=mode)
             torque, force = self.collision
             self._arm.set_collision_behavior([torque] * 7, [force] * 6)
+            r = self.robot
+            self._arm.set_load(r.payload_mass, list(r.payload_com), [0.0] * 9)  # a point mass at its centre
+            self._arm.set_ee([1, 0, 0, 0, 0, 1, 0, 0, 0, 0, 1, 0, *r.tcp_offset, 1])  # column-major, no rotation
             self._gripper = franky.Gripper(self.host)
         except Exception as err:  # noqa: BLE001 - franky raises several types; each is named below
             raise DriverError(_explain(err, self.host, self.realtime)) from None
@@ -94,12 +109,14 @@ class FrankyDriver(RobotDriver):
 
     # ------------------------------------------------------------------ read
     def read(self) -> JointReading:
-        try:
-            state = self._arm.state
-        except Exception as err:  # noqa: BLE001 - a lost connection ends the driver
-            raise DriverError(f"lost the connection to the robot at {self.host}: {err}") from None
-        with self._lock:  # write() reads self._motion under the same lock, between its check and set_torque
-            self._check_motion()
+        state = getattr(self._cycle, "state", None)
+        if state is None:  # outside franky's loop: ask the robot (inside it, the cycle's state is the newest)
+            try:
+                state = self._arm.state
+            except Exception as err:  # noqa: BLE001 - a lost connection ends the driver
+                raise DriverError(f"lost the connection to the robot at {self.host}: {err}") from None
+            with self._lock:  # write() reads self._motion under the same lock, between its check and set_torque
+                self._check_motion()
         finger = self._width / 2.0
         names = tuple(self.robot.arm_joints) + tuple(self.robot.finger_joints)
         position = np.concatenate([state.q, [finger, finger]])
@@ -117,7 +134,14 @@ class FrankyDriver(RobotDriver):
     # ----------------------------------------------------------------- write
     def write(self, names, values) -> None:
         torque = validate_command(self.robot, names, values, -self._limit, self._limit)
+        if getattr(self._cycle, "state", None) is not None:  # in-loop: this cycle's motion is running
+            self._cycle.motion.set_torque(torque)
+            return
+        if self._tick is not None:
+            raise CommandRefused("the controller runs inside this driver (in-loop); joint_commands are refused")
         with self._lock:
+            if self._homing:
+                raise CommandRefused("the arm is homing (driver/home); commands resume when it is there")
             self._check_motion()
             if self._motion is None:
                 self._start_motion(torque)
@@ -127,15 +151,53 @@ class FrankyDriver(RobotDriver):
     def _start_motion(self, torque: np.ndarray) -> None:
         import franky
 
-        if self._arm.has_errors:
-            raise CommandRefused(f"the robot has errors ({self._arm.state.current_errors}); call driver/recover first")
+        state = self._arm.state
+        refusal = _not_ready(state)
+        if refusal:
+            raise CommandRefused(refusal)
         motion = franky.SimpleTorqueMotion(initial_torque=torque, signal_timeout=self.signal_timeout)
-        motion.register_callback(self._on_cycle)
+        motion.register_callback(lambda state, *_: self._on_cycle(motion, state))
         self._arm.move(motion, asynchronous=True)
         self._motion = motion
 
-    def _on_cycle(self, *args) -> None:
+    def _on_cycle(self, motion, state) -> None:
+        """franky's 1 kHz callback: count the cycle; in-loop, run the tick on this cycle's state."""
         self._cycles += 1
+        tick = self._tick
+        if tick is None:
+            return
+        self._cycle.state, self._cycle.motion = state, motion
+        try:
+            tick(state.time.to_msec() * 1e-3)
+        except Exception as err:  # noqa: BLE001 - no torque this cycle: the watchdog stops the arm, and it is said
+            self.last_error = f"the in-loop controller failed: {type(err).__name__}: {err}"
+        finally:
+            self._cycle.state = self._cycle.motion = None
+
+    # --------------------------------------------------------------- in-loop
+    loop_rate_hz = 1000.0  # libfranka's control rate: the in-loop controller's tick rate
+
+    def start_loop(self, tick) -> None:
+        """Run `tick(robot_time_s)` every cycle of franky's loop from now on (again after the motion
+        ended: a reflex, the watchdog, a recovery). It starts from a zero torque: the robot holds itself
+        up (gravity), and the tick's first torque follows a millisecond later."""
+        with self._lock:
+            self._check_motion()
+            self._tick = tick
+            if self._motion is None:
+                self._start_motion(np.zeros(self.robot.dof))
+            self._command_time = time.monotonic()
+
+    def stop_loop(self) -> None:
+        """End the in-loop controller: the motion stops and the robot holds its pose (franky's stop)."""
+        self._tick = None
+        self.stop()
+
+    @property
+    def loop_running(self) -> bool:
+        with self._lock:
+            self._check_motion()
+            return self._tick is not None and self._motion is not None
 
     def _check_motion(self) -> None:
         """Notice a torque motion that ended (the watchdog, a reflex) and say why."""
@@ -148,7 +210,7 @@ class FrankyDriver(RobotDriver):
             self._arm.join_motion(timeout=0.0)
             self.last_error = "the torque motion ended"
         except Exception as err:  # noqa: BLE001 - franky's reason for stopping is the message
-            self.last_error = f"{type(err).__name__}: {str(err).splitlines()[0]}"
+            self.last_error = f"{type(err).__name__}: {str(err).splitlines()[0]}" + _reflex(self._arm.state)
 
     def command_gripper(self, opening: float) -> None:
         """Close (below 0.5: grasp with GRASP_FORCE whatever is between the fingers) or move to a width, by
@@ -174,6 +236,26 @@ class FrankyDriver(RobotDriver):
                     pass
                 self._motion = None
 
+    def home(self, q_home) -> None:
+        """A slow joint-space move to `q_home` (HOME_SPEED of the robot's limits), blocking until there.
+        No torque motion may run (the driver node stops its loop and refuses homing while a policy runs)."""
+        import franky
+
+        with self._lock:
+            self._check_motion()
+            if self._motion is not None:
+                raise CommandRefused("a torque motion is running; stop the command stream before homing")
+            refusal = _not_ready(self._arm.state)
+            if refusal:
+                raise CommandRefused(refusal)
+            self._homing = True
+        try:
+            self._arm.move(franky.JointMotion([float(x) for x in q_home], relative_dynamics_factor=HOME_SPEED))
+        except Exception as err:  # noqa: BLE001 - a reflex on the way, named
+            raise CommandRefused(f"homing stopped: {type(err).__name__}: {str(err).splitlines()[0]}") from None
+        finally:
+            self._homing = False
+
     def recover(self) -> str:
         """libfranka's automatic error recovery: only when the operator asks for it (driver/recover)."""
         with self._lock:
@@ -183,6 +265,7 @@ class FrankyDriver(RobotDriver):
 
     def close(self) -> None:
         self._running = False
+        self._tick = None
         if self._arm is not None:
             self.stop()
             self._gripper_wake.set()
@@ -211,6 +294,33 @@ def _panda_torque_limits(robot) -> np.ndarray:
     from polyarm_description import joint_limits, load_model
 
     return joint_limits(load_model(robot), robot).effort
+
+
+def _not_ready(state) -> str:
+    """Why the robot would refuse a motion now, in words (empty when it is ready)."""
+    mode = str(state.robot_mode).split(".")[-1]
+    if mode == "Other":
+        return ("the robot is not ready for commands (mode Other): open the brakes and activate FCI in Desk, "
+                "and release the user stop")
+    if mode == "UserStopped":
+        return "the user stop is pressed: release it (and reactivate FCI if Desk asks)"
+    errors = _error_names(state.current_errors)
+    if mode == "Reflex" or errors:
+        return f"the robot is in a reflex ({errors or 'mode Reflex'}); call driver/recover first"
+    return ""
+
+
+def _error_names(errors) -> str:
+    return ", ".join(n for n in dir(errors) if not n.startswith("_") and getattr(errors, n) is True)
+
+
+def _reflex(state) -> str:
+    """The reflex that ended a motion and the joint that met the largest external torque, when there was one."""
+    names = _error_names(state.last_motion_errors)
+    if not names:
+        return ""
+    joint = int(np.argmax(np.abs(np.asarray(state.tau_ext_hat_filtered))))
+    return f" (reflex: {names}; largest external torque at joint {joint + 1})"
 
 
 def _explain(err: Exception, host: str, realtime: str) -> str:

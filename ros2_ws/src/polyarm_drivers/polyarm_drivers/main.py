@@ -19,6 +19,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--robot", choices=sorted(ROBOTS), help="which arm (default panda)")
     parser.add_argument("--backend", choices=sorted(DRIVERS), help="which driver (default mujoco: the simulated arm)")
     parser.add_argument("--joint-state-rate", type=float, help="joint_states rate, Hz (default 200)")
+    parser.add_argument("--controller", choices=["external", "in-driver"],
+                        help="external (default): a controller node sends joint_commands; in-driver: the OSC law runs "
+                             "in the driver's own real-time loop (franky's 1 kHz)")
     parser.add_argument("--host", help="franky: the robot's FCI address")
     parser.add_argument("--realtime", choices=["enforce", "ignore"], help="franky: require a real-time kernel (default enforce)")
     args = parser.parse_args(own)
@@ -28,7 +31,7 @@ def main(argv: list[str] | None = None) -> int:
         from polyarm_drivers.node import DriverNode
 
         given = {"robot": args.robot, "backend": args.backend, "joint_state_rate": args.joint_state_rate,
-                 "host": args.host, "realtime": args.realtime}
+                 "controller": args.controller, "host": args.host, "realtime": args.realtime}
         return DriverNode(parameter_overrides(given))
 
     failed = []

@@ -3,6 +3,16 @@
 A thread reads the driver at `joint_state_rate` and publishes each reading; the executor serves the
 commands. If the driver fails (a lost connection), the node says why and exits, and the arm is left
 to the robot's own stop. On shutdown it closes the driver, which leaves the arm holding still.
+
+With `controller: in-driver` (drivers that own a real-time loop: franky's 1 kHz), the controller core
+runs inside that loop through ControlLoop, and this node carries the controller's whole ROS face
+(ControllerInterface: controller/target_pose, controller/ee_pose, hold/stop/resume, gains.*), so the
+graph is the same as with a controller node. Its parameters are the controller's, with the robot's
+torque-loop gains and the driver's loop rate as defaults.
+
+Services: driver/recover (the robot's error recovery, only when the operator asks) and driver/home (a
+slow joint-space move to the profile's home pose, refused while anything publishes targets), where the
+driver has them.
 """
 
 from __future__ import annotations
@@ -13,9 +23,9 @@ import time
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus
 from polyarm_common import conversions as conv
 from polyarm_common.qos import STATE
-from polyarm_core.driver import DriverError, RobotDriver
+from polyarm_core.driver import CommandRefused, DriverError, RobotDriver
 from polyarm_core.registry import factory
-from polyarm_description import get_robot
+from polyarm_description import get_robot, home_joints, load_model
 from rcl_interfaces.msg import ParameterDescriptor
 from rclpy.node import Node
 from std_srvs.srv import Trigger
@@ -26,7 +36,10 @@ PARAMETERS = {  # name: (default, description)
     "robot": ("panda", "which arm (its profile: joints, limits, command interface)"),
     "backend": ("mujoco", "the driver's registry name (polyarm_core.registry.DRIVERS)"),
     "joint_state_rate": (200.0, "joint_states publish rate, Hz"),
+    "controller": ("external", "external: a controller node sends joint_commands; in-driver: the OSC law runs "
+                               "in this driver's own real-time loop (drivers that have one: franky)"),
 }
+CONTROLLERS = ("external", "in-driver")
 
 
 class DriverNode(Node):
@@ -37,12 +50,18 @@ class DriverNode(Node):
         p = {name: self.get_parameter(name).value for name in PARAMETERS}
         if p["joint_state_rate"] <= 0:
             raise ValueError(f"joint_state_rate must be positive, got {p['joint_state_rate']}")
+        if p["controller"] not in CONTROLLERS:
+            raise ValueError(f"controller must be one of {', '.join(CONTROLLERS)}, got {p['controller']!r}")
         self.backend = p["backend"]
         make_driver = factory("driver", self.backend)  # UnknownBackendError (a ValueError) names the valid ones
         options = {}
         for name, (default, description) in getattr(make_driver, "parameters", {}).items():  # the backend's own
             options[name] = self.declare_parameter(name, default, ParameterDescriptor(description=description)).value
         self.driver: RobotDriver = make_driver(get_robot(p["robot"]), **options)
+        self.in_driver = p["controller"] == "in-driver"
+        if self.in_driver and not hasattr(self.driver, "start_loop"):
+            raise ValueError(f"the {self.backend} driver has no real-time loop of its own: use controller external")
+        self.controller = None
         self.failure: str | None = None
         self._last_error = ""
         self._running = False
@@ -52,18 +71,45 @@ class DriverNode(Node):
         except DriverError as err:  # unreachable, FCI off, no real-time kernel: named, and the node exits 1
             self.failure = f"cannot start the {self.backend} driver: {err}"
             return
-        self.bridge = DriverBridge(self, self.driver)
+        self.bridge = DriverBridge(self, self.driver, external_commands=not self.in_driver)
         self._period = 1.0 / p["joint_state_rate"]
         self._pub_diagnostics = self.create_publisher(DiagnosticArray, "/diagnostics", STATE)
         self.create_timer(1.0, self._publish_diagnostics)
         if hasattr(self.driver, "recover"):  # libfranka's error recovery, only when the operator asks
             self.create_service(Trigger, "driver/recover", self._on_recover)
+        if hasattr(self.driver, "home"):
+            self.create_service(Trigger, "driver/home", self._on_home)
+            self._resume_client = None if self.in_driver else self.create_client(Trigger, "controller/resume")
+        if self.in_driver:
+            self._start_controller()
         self._running = True
         self._thread = threading.Thread(target=self._read_loop, name="read", daemon=True)
         self._thread.start()
         robot = self.driver.robot
+        law = f"; controller in the driver's loop: {self.controller.describe()}" if self.in_driver else ""
         self.get_logger().info(f"{robot.summary} over {self.backend}: {robot.command_interface} commands, "
-                               f"joint_states at {p['joint_state_rate']:g} Hz")
+                               f"joint_states at {p['joint_state_rate']:g} Hz{law}")
+
+    # ------------------------------------------------------------ in-driver controller
+    def _start_controller(self) -> None:
+        from polyarm_control.interface import ControllerInterface, declare_controller_parameters
+        from polyarm_control.loop import InDriverController, torque_loop_config
+
+        robot = self.driver.robot
+        config = declare_controller_parameters(self, torque_loop_config(robot, self.driver.loop_rate_hz))
+        self._law = InDriverController(self.driver, config)
+        self.controller = ControllerInterface(self, self._law.core, lambda: self._law.now, self._law.lock,
+                                              on_resume=self._restart_loop)
+        self._law.on_tick = self.controller.record
+        self.create_timer(0.01, lambda: self.controller.publish_ee_pose(self.get_clock().now().to_msg()))
+        self._law.start()
+
+    def _restart_loop(self) -> None:
+        """controller/resume: the loop runs again if it had ended (a reflex, the watchdog, homing)."""
+        try:
+            self._law.start()
+        except CommandRefused as err:
+            self.get_logger().error(f"the controller cannot restart the arm: {err}")
 
     def _read_loop(self) -> None:
         deadline = time.monotonic()
@@ -81,6 +127,39 @@ class DriverNode(Node):
         response.success = response.message.startswith("recovered")
         self.get_logger().warn(f"driver/recover: {response.message}")
         return response
+
+    def _on_home(self, request, response):
+        publishers = self.count_publishers("controller/target_pose")
+        if publishers:
+            response.success = False
+            response.message = (f"refused: {publishers} node(s) publish controller/target_pose (a policy or teleop); "
+                                 "stop them first")
+            self.get_logger().warn(f"driver/home {response.message}")
+            return response
+        self.get_logger().warn("driver/home: moving slowly to the home pose")
+        if self.in_driver:
+            self.driver.stop_loop()
+        try:
+            self.driver.home(home_joints(load_model(self.driver.robot), self.driver.robot))
+            response.success, response.message = True, "at the home pose"
+        except CommandRefused as err:
+            response.success, response.message = False, str(err)
+        self._resume_after_home()
+        self.get_logger().warn(f"driver/home: {response.message}")
+        return response
+
+    def _resume_after_home(self) -> None:
+        """The controller continues from the pose the arm is in now, not the one it held before."""
+        if self.in_driver:
+            try:
+                self._law.resume()
+            except CommandRefused as err:
+                self.get_logger().error(f"the controller cannot restart the arm: {err}")
+            return
+        if self._resume_client.service_is_ready():
+            self._resume_client.call_async(Trigger.Request())
+        else:
+            self.get_logger().warn("no controller/resume to call: resume the controller before sending targets")
 
     def _publish_diagnostics(self) -> None:
         if self.failure:
@@ -100,6 +179,8 @@ class DriverNode(Node):
         """Leave the arm holding still (a driver that never connected has nothing to close)."""
         if self._thread is None:
             return
+        if self.controller is not None:
+            self.controller.hold_and_linger()
         self._running = False
         self._thread.join(timeout=2.0)
         self.driver.close()
