@@ -14,7 +14,7 @@ from launch import LaunchDescription
 from launch.actions import DeclareLaunchArgument, OpaqueFunction, Shutdown
 from launch.substitutions import LaunchConfiguration
 from launch_ros.actions import Node
-from polyarm_bringup.bringup import DRIVERS, ROBOTS, SIMS, Bringup, describe, launch_arguments
+from polyarm_bringup.bringup import CONTROLLERS, DRIVERS, ROBOTS, SIMS, Bringup, describe, launch_arguments
 
 
 def nodes(context):
@@ -27,7 +27,8 @@ def nodes(context):
             for node in describe(bringup)]
 
 
-ARGUMENTS = ("robot", "sim", "camera", "checkpoint", "task", "seed", "namespace", "record", "driver", "robot_ip", "realtime")
+ARGUMENTS = ("robot", "sim", "camera", "checkpoint", "task", "seed", "namespace", "record", "driver", "robot_ip", "realtime",
+             "controller")
 
 
 def generate_launch_description():
@@ -44,5 +45,7 @@ def generate_launch_description():
         DeclareLaunchArgument("robot_ip", default_value="", description="the driver's robot address"),
         DeclareLaunchArgument("realtime", default_value="enforce", choices=["enforce", "ignore"],
                               description="franky: require a real-time kernel (ignore for franky-sim)"),
+        DeclareLaunchArgument("controller", default_value="", choices=list(CONTROLLERS),
+                              description="where the OSC law runs: node or in-driver (default: in-driver for franky)"),
         OpaqueFunction(function=nodes),
     ])

@@ -19,6 +19,11 @@ from polyarm_description import ROBOTS
 CONFIG_DIR = Path(__file__).resolve().parent / "config"
 SIMS = ("mujoco", "none")  # none: a real arm, through `driver` or started by the lab outside this graph
 DRIVERS = ("", "franky")  # with sim none: the arm's driver node in this graph ("": none, the lab starts it)
+# Where the OSC law runs: "node" (the controller node, over topics at 100 Hz) or "in-driver" (inside the
+# driver's own real-time loop). "": the driver's choice: in-driver for franky (docs/architecture.md, "The
+# torque path"), node for everything else.
+CONTROLLERS = ("", "node", "in-driver")
+IN_DRIVER = ("franky",)  # drivers with a real-time loop of their own
 
 
 @dataclass(frozen=True)
@@ -49,6 +54,11 @@ class Bringup:
     driver: str = ""  # with sim none: the registry name of the arm's driver (polyarm_core.registry.DRIVERS)
     robot_ip: str = ""  # the driver's robot address
     realtime: str = "enforce"  # franky: require a real-time kernel, or "ignore" (franky-sim, no RT kernel)
+    controller: str = ""  # CONTROLLERS
+
+    @property
+    def law_in_driver(self) -> bool:
+        return self.controller == "in-driver" or (self.controller == "" and self.driver in IN_DRIVER)
 
     @classmethod
     def from_strings(cls, **values: str) -> Bringup:
@@ -72,6 +82,10 @@ class Bringup:
             raise ValueError(f"driver:={self.driver} drives a real arm; give sim:=none with it")
         if self.driver and not self.robot_ip:
             raise ValueError(f"driver:={self.driver} needs the robot's address (robot_ip:=IP)")
+        if self.controller not in CONTROLLERS:
+            raise ValueError(f"unknown controller {self.controller!r}; one of node, in-driver")
+        if self.controller == "in-driver" and self.driver not in IN_DRIVER:
+            raise ValueError(f"controller:=in-driver needs a driver with a real-time loop ({', '.join(IN_DRIVER)})")
         if self.realtime not in ("enforce", "ignore"):
             raise ValueError(f"realtime:={self.realtime} must be enforce or ignore")
 
@@ -86,11 +100,15 @@ def describe(b: Bringup) -> list[NodeLaunch]:
         if b.camera:
             sim.update(trained.get("camera", {}))
         nodes.append(NodeLaunch("sim", "sim_bridge", "sim", CONFIG_DIR / "sim.yaml", sim, stop_rank=3))
-    if b.driver:  # the arm's driver node, stopped last (after the controller has held it)
-        driver = {"robot": b.robot, "backend": b.driver, "host": b.robot_ip, "realtime": b.realtime}
-        nodes.append(NodeLaunch("driver", "polyarm_drivers", "driver", CONFIG_DIR / "driver.yaml", driver, stop_rank=3))
-    nodes.append(NodeLaunch("controller", "polyarm_control", "controller", CONFIG_DIR / "controller.yaml",
-                            {"robot": b.robot}, stop_rank=2))
+    if b.driver:  # the arm's driver node, stopped last (after the controller has held it), or with the
+        # controller's rank where the law runs inside it
+        driver = {"robot": b.robot, "backend": b.driver, "host": b.robot_ip, "realtime": b.realtime,
+                  "controller": "in-driver" if b.law_in_driver else "external"}
+        nodes.append(NodeLaunch("driver", "polyarm_drivers", "driver", CONFIG_DIR / "driver.yaml", driver,
+                                stop_rank=2 if b.law_in_driver else 3))
+    if not b.law_in_driver:
+        nodes.append(NodeLaunch("controller", "polyarm_control", "controller", CONFIG_DIR / "controller.yaml",
+                                {"robot": b.robot}, stop_rank=2))
     if b.checkpoint:
         # in sim the object pose is the sim's ground truth; on the robot it comes from perception
         object_topic = "sim/object_pose" if b.sim == "mujoco" else "perception/object_pose"

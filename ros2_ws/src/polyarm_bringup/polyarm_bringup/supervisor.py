@@ -22,7 +22,7 @@ from pathlib import Path
 from polyarm_common.processes import start_polyarm
 from polyarm_common.processes import stop as stop_process
 
-from polyarm_bringup.bringup import DRIVERS, ROBOTS, SIMS, Bringup, NodeLaunch, describe, parameter_file_text
+from polyarm_bringup.bringup import CONTROLLERS, DRIVERS, ROBOTS, SIMS, Bringup, NodeLaunch, describe, parameter_file_text
 
 
 class NodeExited(RuntimeError):
@@ -134,12 +134,15 @@ def add_bringup_arguments(parser: argparse.ArgumentParser, checkpoint_required: 
     parser.add_argument("--robot-ip", default="", help="the driver's robot address")
     parser.add_argument("--realtime", choices=["enforce", "ignore"], default="enforce",
                         help="franky: require a real-time kernel (ignore for franky-sim)")
+    parser.add_argument("--controller", choices=[c for c in CONTROLLERS if c], default="",
+                        help="where the OSC law runs: node (a controller process, 100 Hz over topics) or in-driver "
+                             "(the driver's real-time loop); default in-driver for franky, node otherwise")
 
 
 def bringup_from(args, record: str = "") -> Bringup:
     return Bringup(robot=args.robot, sim=args.sim, camera=not args.no_camera, checkpoint=args.checkpoint,
                    task=args.task, seed=args.seed, namespace=args.namespace, record=record, driver=args.driver,
-                   robot_ip=args.robot_ip, realtime=args.realtime)
+                   robot_ip=args.robot_ip, realtime=args.realtime, controller=args.controller)
 
 
 def main(argv: list[str] | None = None) -> int:

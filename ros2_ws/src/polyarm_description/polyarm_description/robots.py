@@ -106,7 +106,7 @@ ROBOTS: dict[str, RobotProfile] = {
         workspace_high=(0.8, 0.45, 0.75),
         # Physical Cartesian impedance: what users tune on the real arm.
         controller_gains=dict(mode="impedance", stiffness_position=600.0, stiffness_orientation=40.0),
-        torque_loop_gains=dict(mode="impedance", stiffness_position=2000.0, stiffness_orientation=150.0),
+        torque_loop_gains=dict(mode="impedance", stiffness_position=3000.0, stiffness_orientation=300.0),
         camera_view=((1.5, 0.6, 1.5), (0.3, 0.0, 0.1)),
         task_layout={"objects": (0.5, 0.0), "tray": (0.5, 0.2), "tray_objects": (0.5, -0.08), "cabinet": (0.64, 0.0)},
     ),

@@ -151,7 +151,10 @@ class FrankyDriver(RobotDriver):
     def _start_motion(self, torque: np.ndarray) -> None:
         import franky
 
-        state = self._arm.state
+        try:
+            state = self._arm.state
+        except Exception as err:  # noqa: BLE001 - the read loop ends the driver with the same reason
+            raise CommandRefused(f"lost the connection to the robot at {self.host}: {err}") from None
         refusal = _not_ready(state)
         if refusal:
             raise CommandRefused(refusal)
@@ -210,7 +213,19 @@ class FrankyDriver(RobotDriver):
             self._arm.join_motion(timeout=0.0)
             self.last_error = "the torque motion ended"
         except Exception as err:  # noqa: BLE001 - franky's reason for stopping is the message
-            self.last_error = f"{type(err).__name__}: {str(err).splitlines()[0]}" + _reflex(self._arm.state)
+            self.last_error = f"{type(err).__name__}: {str(err).splitlines()[0]}" + self._reflex()
+
+    def _reflex(self) -> str:
+        """The reflex that ended a motion and the joint that met the largest external torque, if any."""
+        try:
+            state = self._arm.state
+        except Exception:  # noqa: BLE001 - a lost connection: the read loop names it
+            return ""
+        names = _error_names(state.last_motion_errors)
+        if not names:
+            return ""
+        joint = int(np.argmax(np.abs(np.asarray(state.tau_ext_hat_filtered))))
+        return f" (reflex: {names}; largest external torque at joint {joint + 1})"
 
     def command_gripper(self, opening: float) -> None:
         """Close (below 0.5: grasp with GRASP_FORCE whatever is between the fingers) or move to a width, by
@@ -312,15 +327,6 @@ def _not_ready(state) -> str:
 
 def _error_names(errors) -> str:
     return ", ".join(n for n in dir(errors) if not n.startswith("_") and getattr(errors, n) is True)
-
-
-def _reflex(state) -> str:
-    """The reflex that ended a motion and the joint that met the largest external torque, when there was one."""
-    names = _error_names(state.last_motion_errors)
-    if not names:
-        return ""
-    joint = int(np.argmax(np.abs(np.asarray(state.tau_ext_hat_filtered))))
-    return f" (reflex: {names}; largest external torque at joint {joint + 1})"
 
 
 def _explain(err: Exception, host: str, realtime: str) -> str:
