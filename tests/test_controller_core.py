@@ -161,6 +161,25 @@ def test_interpolator_is_smooth_bounded_and_measures_the_target_period():
     assert np.allclose(interp.update(1.3, dt).position, frozen.position)
 
 
+def test_a_reference_catching_up_at_top_speed_brakes_before_the_target_instead_of_stopping_dead():
+    """Targets that run ahead of the speed limit (a stream whose period estimate is still long), then stop:
+    the reference's velocity never changes by more than a few ticks' worth of its acceleration limit."""
+    dt, accel = 0.001, 3.0
+    interp = ReferenceInterpolator(default_period=0.5, max_linear_speed=0.3, max_linear_acceleration=accel)
+    interp.reset(Pose(np.zeros(3), np.eye(3)), 0.0)
+    velocities, t = [], 0.0
+    for k in range(2500):
+        t = k * dt
+        if k % 90 == 0 and k < 900:  # 10 Hz targets racing 0.5 m/s ahead, then the last one stays
+            interp.set_target(Pose(np.array([0.5 * t + 0.05, 0.0, 0.0]), np.eye(3)), t)
+        interp.update(t, dt)
+        velocities.append(interp.velocity[0])
+    change = np.abs(np.diff(velocities))
+    assert max(velocities) <= 0.3 + 1e-9
+    assert change.max() < 5 * accel * dt, f"a velocity step of {change.max():.3f} m/s in one tick"
+    assert interp.reference is interp.target, "it arrives on the last target, exactly"
+
+
 def limits_of(name):
     return joint_limits(load_model(get_robot(name)), get_robot(name))
 

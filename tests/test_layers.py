@@ -19,7 +19,7 @@ ALLOWED = {
     DESCRIPTION: {CORE},
     COMMON: {CORE},
     "polyarm_control": FLOOR,
-    "polyarm_drivers": FLOOR,
+    "polyarm_drivers": FLOOR | {"polyarm_control"},  # the in-driver controller (torque path b)
     "polyarm_cameras": FLOOR,
     "sim_bridge": FLOOR | {"polyarm_control", "polyarm_drivers", "polyarm_cameras"},
     "policy_server": FLOOR,

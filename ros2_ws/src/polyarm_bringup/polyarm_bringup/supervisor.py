@@ -22,7 +22,16 @@ from pathlib import Path
 from polyarm_common.processes import start_polyarm
 from polyarm_common.processes import stop as stop_process
 
-from polyarm_bringup.bringup import CONTROLLERS, DRIVERS, ROBOTS, SIMS, Bringup, NodeLaunch, describe, parameter_file_text
+from polyarm_bringup.bringup import (
+    CONTROLLERS,
+    DRIVERS,
+    ROBOTS,
+    SIMS,
+    Bringup,
+    NodeLaunch,
+    describe,
+    parameter_file_text,
+)
 
 
 class NodeExited(RuntimeError):

@@ -25,6 +25,8 @@ class ControllerConfig:
     default_target_period: float = 0.5  # s, until targets have arrived twice (a 2 Hz policy)
     max_linear_speed: float = 0.3  # m/s of the reference
     max_angular_speed: float = 1.5  # rad/s of the reference
+    max_linear_acceleration: float = 3.0  # m/s^2 of the reference (and the braking before a target)
+    max_angular_acceleration: float = 15.0  # rad/s^2 of the reference
     target_timeout: float = 2.0  # s without a target: hold
     joint_state_timeout: float = 0.05  # s without joint_states: hold
     joint_limit_margin: float = 0.1  # rad from a position limit where the push-back starts

@@ -43,7 +43,9 @@ class ControllerCore:
         self.adapter = adapter_type(self.dynamics, config)
         self.workspace = Workspace(np.asarray(config.workspace_low, float), np.asarray(config.workspace_high, float))
         self.interpolator = ReferenceInterpolator(config.interpolation, config.default_target_period,
-                                                  config.max_linear_speed, config.max_angular_speed)
+                                                  config.max_linear_speed, config.max_angular_speed,
+                                                  max_linear_acceleration=config.max_linear_acceleration,
+                                                  max_angular_acceleration=config.max_angular_acceleration)
         self.guard = CommandGuard(self.limits, robot.command_interface, 1.0 / config.rate_hz)
         self.posture = self.dynamics.home()
         self.mode = RUNNING

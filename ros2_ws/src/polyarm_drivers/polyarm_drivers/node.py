@@ -11,8 +11,8 @@ graph is the same as with a controller node. Its parameters are the controller's
 torque-loop gains and the driver's loop rate as defaults.
 
 Services: driver/recover (the robot's error recovery, only when the operator asks) and driver/home (a
-slow joint-space move to the profile's home pose, refused while anything publishes targets), where the
-driver has them.
+slow joint-space move to the profile's home pose, refused while targets arrive on
+controller/target_pose: a policy or teleop is running), where the driver has them.
 """
 
 from __future__ import annotations
@@ -21,8 +21,9 @@ import threading
 import time
 
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus
+from geometry_msgs.msg import PoseStamped
 from polyarm_common import conversions as conv
-from polyarm_common.qos import STATE
+from polyarm_common.qos import COMMAND, STATE
 from polyarm_core.driver import CommandRefused, DriverError, RobotDriver
 from polyarm_core.registry import factory
 from polyarm_description import get_robot, home_joints, load_model
@@ -40,6 +41,7 @@ PARAMETERS = {  # name: (default, description)
                                "in this driver's own real-time loop (drivers that have one: franky)"),
 }
 CONTROLLERS = ("external", "in-driver")
+TARGETS_ACTIVE_S = 1.0  # driver/home is refused while targets arrived more recently than this
 
 
 class DriverNode(Node):
@@ -79,6 +81,8 @@ class DriverNode(Node):
             self.create_service(Trigger, "driver/recover", self._on_recover)
         if hasattr(self.driver, "home"):
             self.create_service(Trigger, "driver/home", self._on_home)
+            self._last_target = -float("inf")  # when a target last arrived: a policy or teleop is running
+            self.create_subscription(PoseStamped, "controller/target_pose", self._on_target, COMMAND)
             self._resume_client = None if self.in_driver else self.create_client(Trigger, "controller/resume")
         if self.in_driver:
             self._start_controller()
@@ -128,12 +132,15 @@ class DriverNode(Node):
         self.get_logger().warn(f"driver/recover: {response.message}")
         return response
 
+    def _on_target(self, msg) -> None:
+        self._last_target = time.monotonic()
+
     def _on_home(self, request, response):
-        publishers = self.count_publishers("controller/target_pose")
-        if publishers:
+        age = time.monotonic() - self._last_target
+        if age < TARGETS_ACTIVE_S:
             response.success = False
-            response.message = (f"refused: {publishers} node(s) publish controller/target_pose (a policy or teleop); "
-                                 "stop them first")
+            response.message = (f"refused: a target arrived on controller/target_pose {age:.1f} s ago (a policy or "
+                                "teleop is running); stop it first")
             self.get_logger().warn(f"driver/home {response.message}")
             return response
         self.get_logger().warn("driver/home: moving slowly to the home pose")
