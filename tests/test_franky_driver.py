@@ -360,3 +360,57 @@ def _child(parent: int, marker: str) -> int:
             except (OSError, ValueError):
                 continue
     raise AssertionError(f"no child of {parent} with {marker}")
+
+
+@pytest.mark.ros
+def test_a_state_based_reach_checkpoint_reaches_its_goals_through_the_franky_driver(reach_bc_run, franky_sim, node,
+                                                                                      tmp_path):
+    """The project's BC reach checkpoint (goal in the state, no camera), trained in the MuJoCo sim, at 2 Hz
+    through the policy node and the law in the franky driver. The goal comes in on perception/object_pose,
+    as perception would give it; each episode starts from driver/home."""
+    import numpy as np
+    from conftest import Collector, spin_for, spin_until
+    from geometry_msgs.msg import PoseStamped
+    from polyarm_common import conversions as conv
+    from polyarm_common.qos import SENSOR, STATE
+    from sim_bridge.tasks.reach import GOAL_HEIGHT_M, GOAL_RADIUS_M, Reach
+
+    host, _ = franky_sim
+    up = start_up(host, tmp_path, "--checkpoint", str(reach_bc_run / "best.pt"), "--task", "reach")
+    task = Reach(get_robot("panda"))
+    successes, times = [], []
+    try:
+        poses = Collector(node, PoseStamped, "controller/ee_pose", STATE)
+        goal_pub = node.create_publisher(PoseStamped, "perception/object_pose", SENSOR)
+        spin_until(node, lambda: len(poses.messages) > 50, 90, "ee_pose from the franky driver")
+        trigger(node, "policy/stop")
+        for seed in range(10):
+            rng = np.random.default_rng(seed)
+            goal = np.array([*task.object_space.sample(rng), rng.uniform(*GOAL_HEIGHT_M)])
+            homed = trigger(node, "driver/home", 60)
+            deadline = time.monotonic() + 10
+            while not homed.success and "refused" in homed.message and time.monotonic() < deadline:
+                spin_for(node, 0.5)  # the last episode's targets are still within the driver's window
+                homed = trigger(node, "driver/home", 60)
+            assert homed.success, homed.message
+
+            def publish_goal():
+                goal_pub.publish(conv.pose_stamped(goal, [0.0, 0.0, 0.0, 1.0], "base_link", node.get_clock().now().to_msg()))
+
+            publish_goal()
+            trigger(node, "policy/reset")
+            trigger(node, "policy/start")
+            start, reached = time.monotonic(), False
+            while time.monotonic() - start < 25.0 and not reached:  # 20 s of policy in the sim's episodes, at 60-90% real time
+                publish_goal()
+                spin_for(node, 0.1)
+                reached = np.linalg.norm(conv.pose_arrays(poses.last)[0] - goal) < GOAL_RADIUS_M
+            trigger(node, "policy/stop")
+            successes.append(reached)
+            times.append(time.monotonic() - start)
+        print(f"reach over franky: {sum(successes)}/10 goals, {np.mean(times):.1f} s of wall time each")
+        assert sum(successes) >= 8, successes
+    finally:
+        up.send_signal(signal.SIGINT)
+        code = up.wait(30)
+    assert code == 0, (tmp_path / "up.log").read_text()
