@@ -11,7 +11,7 @@ graph is the same as with a controller node. Its parameters are the controller's
 torque-loop gains and the driver's loop rate as defaults.
 
 Services: driver/recover (the robot's error recovery, only when the operator asks) and driver/home (a
-slow joint-space move to the profile's home pose, refused while targets arrive on
+slow joint-space move to the profile's home pose, gripper open, refused while targets arrive on
 controller/target_pose: a policy or teleop is running), where the driver has them.
 """
 
@@ -148,12 +148,22 @@ class DriverNode(Node):
             self.driver.stop_loop()
         try:
             self.driver.home(home_joints(load_model(self.driver.robot), self.driver.robot))
-            response.success, response.message = True, "at the home pose"
+            response.success, response.message = True, "at the home pose" + self._open_gripper()
         except CommandRefused as err:
             response.success, response.message = False, str(err)
         self._resume_after_home()
         self.get_logger().warn(f"driver/home: {response.message}")
         return response
+
+    def _open_gripper(self, timeout: float = 5.0) -> str:
+        """Home is where the sim's episodes start: the gripper open too (a policy reads its opening)."""
+        self.driver.command_gripper(1.0)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.driver.read().gripper_opening > 0.95:
+                return ", gripper open"
+            time.sleep(0.05)
+        return f", but the gripper did not open within {timeout:.0f} s"
 
     def _resume_after_home(self) -> None:
         """The controller continues from the pose the arm is in now, not the one it held before."""
