@@ -12,6 +12,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -141,3 +142,36 @@ def reach_bc_run(reach_state_dataset, tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("runs") / "reach_bc"
     assert train([*BC_REACH_ARGS, "--dataset", str(reach_state_dataset), "--out", str(out)]) == 0
     return out
+
+
+FRANKY_SIM = Path(sys.executable).with_name("franky-sim")
+
+
+def start_franky_sim(log_path: Path) -> tuple[subprocess.Popen, str]:
+    """franky-sim on an address of its own in 127.0.0.0/8, so parallel runs never meet; ready when it says so."""
+    host = f"127.0.{random.SystemRandom().randint(1, 250)}.{random.SystemRandom().randint(2, 250)}"
+    log = open(log_path, "w")
+    proc = subprocess.Popen([str(FRANKY_SIM), "-s", "mujoco", "--hostname", host], stdout=log, stderr=subprocess.STDOUT,
+                            start_new_session=True)
+    deadline = time.monotonic() + 60
+    while "Connect to the server" not in log_path.read_text():
+        assert proc.poll() is None and time.monotonic() < deadline, log_path.read_text()
+        time.sleep(0.1)
+    return proc, host
+
+
+@pytest.fixture
+def franky_sim(tmp_path):
+    """franky-sim (libfranka's protocol over its MuJoCo Panda) in its own process: (host, process)."""
+    if not FRANKY_SIM.exists():
+        pytest.skip("franky-sim is not installed (requirements/base.txt)")
+    proc, host = start_franky_sim(tmp_path / "franky_sim.log")
+    yield host, proc
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGINT)
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+

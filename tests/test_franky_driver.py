@@ -5,7 +5,6 @@ waits are in the robot's time where it matters."""
 from __future__ import annotations
 
 import os
-import random
 import re
 import signal
 import subprocess
@@ -14,37 +13,12 @@ import time
 from pathlib import Path
 
 import pytest
+from conftest import FRANKY_SIM, start_franky_sim  # noqa: F401 - franky_sim is conftest's fixture
 from driver_conformance import check_the_driver
 from polyarm_core.registry import factory
 from polyarm_description import get_robot
 
-FRANKY_SIM = Path(sys.executable).with_name("franky-sim")
 pytestmark = pytest.mark.skipif(not FRANKY_SIM.exists(), reason="franky-sim is not installed (requirements/base.txt)")
-
-
-def start_franky_sim(log_path: Path) -> tuple[subprocess.Popen, str]:
-    """franky-sim on an address of its own in 127.0.0.0/8, so parallel runs never meet; ready when it says so."""
-    host = f"127.0.{random.SystemRandom().randint(1, 250)}.{random.SystemRandom().randint(2, 250)}"
-    log = open(log_path, "w")
-    proc = subprocess.Popen([str(FRANKY_SIM), "-s", "mujoco", "--hostname", host], stdout=log, stderr=subprocess.STDOUT,
-                            start_new_session=True)
-    deadline = time.monotonic() + 60
-    while "Connect to the server" not in log_path.read_text():
-        assert proc.poll() is None and time.monotonic() < deadline, log_path.read_text()
-        time.sleep(0.1)
-    return proc, host
-
-
-@pytest.fixture
-def franky_sim(tmp_path):
-    proc, host = start_franky_sim(tmp_path / "franky_sim.log")
-    yield host, proc
-    if proc.poll() is None:
-        proc.send_signal(signal.SIGINT)
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
 
 
 @pytest.fixture

@@ -140,6 +140,34 @@ def test_the_sim_exiting_stops_the_rest_of_the_launch_without_a_kill(launch, nod
     assert_every_process_finished_cleanly(log, ("sim", "controller", "policy"))
 
 
+def test_ros2_launch_drives_the_panda_over_franky_with_the_law_in_the_driver(launch, node, franky_sim):
+    """`ros2 launch ... sim:=none driver:=franky robot_ip:=IP` against franky-sim: one driver node carries the
+    controller (no controller process), a target moves the arm there, Ctrl-C stops it cleanly."""
+    import numpy as np
+    from geometry_msgs.msg import PoseStamped
+    from polyarm_common import conversions as conv
+    from polyarm_common.graph import spin_for
+    from polyarm_common.qos import COMMAND, STATE
+
+    host, _ = franky_sim
+    graph = launch("robot:=panda", "sim:=none", "driver:=franky", f"robot_ip:={host}", "realtime:=ignore", "camera:=false")
+    poses = Collector(node, PoseStamped, "/controller/ee_pose", STATE)
+    spin_until(node, lambda: len(poses.messages) > 20, STARTUP_S, f"ee_pose from the franky driver ({graph.log()})")
+    start, quaternion = conv.pose_arrays(poses.last)
+    goal = start + np.array([0.0, 0.04, -0.02])
+    targets = node.create_publisher(PoseStamped, "/controller/target_pose", COMMAND)
+    for _ in range(40):  # 4 s of wall time; franky-sim runs at 60-90% of real time
+        targets.publish(conv.pose_stamped(goal, quaternion, "base_link", node.get_clock().now().to_msg()))
+        spin_for(node, 0.1)
+    assert np.linalg.norm(conv.pose_arrays(poses.last)[0] - goal) < 3e-3, (conv.pose_arrays(poses.last)[0], goal)
+    os.killpg(graph.proc.pid, signal.SIGINT)
+    graph.wait(STOP_S)
+    log = graph.log()
+    assert graph.proc.returncode == 0, log
+    assert "controller in the driver's loop" in log and "[controller-" not in log, log
+    assert_every_process_finished_cleanly(log, ("driver",))
+
+
 def test_a_bad_launch_argument_is_named_without_a_traceback(launch):
     graph = launch("robot:=panda", "seed:=x")
     graph.wait(60.0)

@@ -136,6 +136,7 @@ class FrankyDriver(RobotDriver):
         torque = validate_command(self.robot, names, values, -self._limit, self._limit)
         if getattr(self._cycle, "state", None) is not None:  # in-loop: this cycle's motion is running
             self._cycle.motion.set_torque(torque)
+            self._command_time = time.monotonic()
             return
         if self._tick is not None:
             raise CommandRefused("the controller runs inside this driver (in-loop); joint_commands are refused")
