@@ -25,17 +25,27 @@ def arm_velocity(reading: JointReading, robot) -> np.ndarray:
     return np.array([reading.velocity[reading.names.index(j)] for j in robot.arm_joints])
 
 
+def tolerance(driver: RobotDriver, rad: float) -> float:
+    """`rad`, or two steps of the driver's position resolution where that is coarser (a Dynamixel's
+    encoder: 2 pi / 4096 = 1.5 mrad, and a reading flickers by one step)."""
+    return max(rad, 2.0 * getattr(driver, "position_resolution", 0.0))
+
+
 def settle(driver: RobotDriver, timeout: float = 5.0) -> JointReading:
-    """Wait until the arm has been at rest for 0.2 s (servos overshoot and return after a stop)."""
-    deadline, still_since = time.monotonic() + timeout, None
+    """Wait until the arm has been at rest for 0.2 s (servos overshoot and return after a stop): its velocity
+    below STILL and its position within 0.5 mrad of where the rest began (a Dynamixel reports velocity in
+    0.024 rad/s steps: a slow creep reads as 0)."""
+    deadline, still_since, rest = time.monotonic() + timeout, None, None
     while time.monotonic() < deadline:
         reading = driver.read()
-        if np.abs(arm_velocity(reading, driver.robot)).max() < STILL:
-            still_since = still_since or time.monotonic()
+        here = arm(reading, driver.robot)
+        if np.abs(arm_velocity(reading, driver.robot)).max() < STILL and (rest is None or np.abs(here - rest).max() < tolerance(driver, 5e-4)):
+            if still_since is None:
+                still_since, rest = time.monotonic(), here
             if time.monotonic() - still_since > 0.2:
                 return reading
         else:
-            still_since = None
+            still_since, rest = None, None
         time.sleep(0.01)
     raise AssertionError(f"the arm did not come to rest within {timeout} s")
 
@@ -89,7 +99,7 @@ def check_bad_commands_are_refused_and_the_arm_holds(driver: RobotDriver) -> Non
         else:
             raise AssertionError(f"{bad} was accepted")
     time.sleep(SETTLE_S)
-    assert np.abs(arm(driver.read(), robot) - here).max() < 2e-3, "the arm moved after refused commands"
+    assert np.abs(arm(driver.read(), robot) - here).max() < tolerance(driver, 2e-3), "the arm moved after refused commands"
 
 
 def check_a_stale_command_stream_holds_the_arm(driver: RobotDriver) -> None:
@@ -99,7 +109,7 @@ def check_a_stale_command_stream_holds_the_arm(driver: RobotDriver) -> None:
     a = settle(driver)
     time.sleep(SETTLE_S)
     b = driver.read()
-    assert np.abs(arm(b, robot) - arm(a, robot)).max() < 2e-3, "the arm drifts without commands"
+    assert np.abs(arm(b, robot) - arm(a, robot)).max() < tolerance(driver, 2e-3), "the arm drifts without commands"
     assert np.abs(arm_velocity(b, robot)).max() < STILL
 
 
@@ -125,7 +135,7 @@ def check_stop_leaves_the_arm_still(driver: RobotDriver) -> None:
     driver.stop()
     a = settle(driver)
     time.sleep(SETTLE_S)
-    assert np.abs(arm(driver.read(), robot) - arm(a, robot)).max() < 1e-3
+    assert np.abs(arm(driver.read(), robot) - arm(a, robot)).max() < tolerance(driver, 1e-3)
 
 
 INTERFACE_CHECKS = (check_a_command_moves_the_arm, check_bad_commands_are_refused_and_the_arm_holds,

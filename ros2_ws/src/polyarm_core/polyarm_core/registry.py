@@ -14,6 +14,8 @@ DRIVERS = {
     "mujoco": "sim_bridge.devices:standalone_driver",
     # the Franka Panda over franky-control (libfranka); franky-sim speaks the same protocol
     "franky": "polyarm_drivers.franky_driver:franky_driver",
+    # a WidowX 250 on its Dynamixel bus over dynamixel-sdk; `polyarm fake-robot --robot wx250s` is a bus to try it on
+    "dynamixel": "polyarm_drivers.dynamixel_driver:dynamixel_driver",
 }
 CAMERAS: dict[str, str] = {}  # the sim's scene camera (sim_bridge.devices.SceneCamera) runs inside `polyarm sim`
 TELEOP_DEVICES: dict[str, str] = {}

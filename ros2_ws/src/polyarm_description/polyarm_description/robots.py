@@ -56,6 +56,11 @@ class RobotProfile:
     payload_mass: float = 0.0  # kg
     payload_com: tuple[float, float, float] = (0.0, 0.0, 0.0)  # m, flange frame
     tcp_offset: tuple[float, float, float] = (0.0, 0.0, 0.0)  # m
+    # A servo arm's bus (the WidowX's Dynamixel chain, Interbotix's layout): "servos" (name, ID, model) in ID
+    # order, where a name is an arm joint, "<joint>_shadow" (a second servo on the joint, mounted reversed,
+    # commanded as its master) or "gripper"; "gripper_angles" (servo rad of a closed and an open gripper);
+    # "profile_velocity" (rad/s) and "profile_acceleration" (rad/s^2) of the servos' own trajectory.
+    servo_bus: dict = field(default_factory=dict)
 
     @property
     def mjcf_path(self) -> Path:
@@ -77,6 +82,17 @@ class RobotProfile:
 
 
 _SERVO_ARM_GAINS = dict(mode="osc", stiffness_position=150.0, stiffness_orientation=150.0)
+
+
+def _widowx_bus(wrist: tuple[str, ...]) -> dict:
+    """Interbotix's WidowX 250 motor layout: waist 1, shoulder 2 + shadow 3, elbow 4 + shadow 5, then the
+    wrist joints and the gripper (XM540-W270 on the loaded joints, XM430-W350 and XL430-W250 beyond)."""
+    servos = [("waist", "XM430-W350"), ("shoulder", "XM540-W270"), ("shoulder_shadow", "XM540-W270"),
+              ("elbow", "XM540-W270"), ("elbow_shadow", "XM540-W270")]
+    models = {"forearm_roll": "XM540-W270", "wrist_angle": "XM430-W350", "wrist_rotate": "XL430-W250"}
+    servos += [(joint, models[joint]) for joint in wrist] + [("gripper", "XL430-W250")]
+    return {"servos": tuple((name, i + 1, model) for i, (name, model) in enumerate(servos)),
+            "gripper_angles": (-0.9, 0.6), "profile_velocity": 3.0, "profile_acceleration": 20.0}
 _WIDOWX = dict(
     gripper_range=(0.015, 0.037),
     home_tcp_position=(0.299749, 0.0, 0.202075),
@@ -133,6 +149,7 @@ ROBOTS: dict[str, RobotProfile] = {
         mjcf_file="wx250s.xml",
         arm_joints=("waist", "shoulder", "elbow", "forearm_roll", "wrist_angle", "wrist_rotate"),
         controller_gains=_SERVO_ARM_GAINS,
+        servo_bus=_widowx_bus(("forearm_roll", "wrist_angle", "wrist_rotate")),
         **_WIDOWX,
     ),
     "wx250": RobotProfile(
@@ -142,6 +159,7 @@ ROBOTS: dict[str, RobotProfile] = {
         arm_joints=("waist", "shoulder", "elbow", "wrist_angle", "wrist_rotate"),
         # 5 DoF: position first, orientation weighted down (weighted damped least squares).
         controller_gains={**_SERVO_ARM_GAINS, "orientation_weight": 0.3},
+        servo_bus=_widowx_bus(("wrist_angle", "wrist_rotate")),
         **_WIDOWX,
     ),
 }

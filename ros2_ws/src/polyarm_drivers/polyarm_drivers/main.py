@@ -23,6 +23,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="external (default): a controller node sends joint_commands; in-driver: the OSC law runs "
                              "in the driver's own real-time loop (franky's 1 kHz)")
     parser.add_argument("--host", help="franky: the robot's FCI address")
+    parser.add_argument("--port", help="dynamixel: the bus's serial device (default /dev/ttyDXL)")
+    parser.add_argument("--baud", type=int, help="dynamixel: the bus's baud rate (default 1000000)")
     parser.add_argument("--realtime", choices=["enforce", "ignore"], help="franky: require a real-time kernel (default enforce)")
     args = parser.parse_args(own)
     configure_ros_environment()
@@ -31,7 +33,8 @@ def main(argv: list[str] | None = None) -> int:
         from polyarm_drivers.node import DriverNode
 
         given = {"robot": args.robot, "backend": args.backend, "joint_state_rate": args.joint_state_rate,
-                 "controller": args.controller, "host": args.host, "realtime": args.realtime}
+                 "controller": args.controller, "host": args.host, "realtime": args.realtime,
+                 "port": args.port, "baud": args.baud}
         return DriverNode(parameter_overrides(given))
 
     failed = []

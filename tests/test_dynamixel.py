@@ -1,0 +1,180 @@
+"""The WidowX 250 over Dynamixel Protocol 2.0: the unmodified dynamixel-sdk against polyarm's simulated bus
+(sim_bridge.dynamixel_bus, a pseudo-terminal with the MuJoCo arm behind it), and the driver over both."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import numpy as np
+import pytest
+from driver_conformance import check_the_driver
+from polyarm_core.driver import DriverError
+from polyarm_core.registry import factory
+from polyarm_description import get_robot
+
+dynamixel_sdk = pytest.importorskip("dynamixel_sdk")
+
+
+@pytest.fixture
+def fake_bus(request):
+    """A simulated bus for the robot in request.param (default wx250s), served in a thread: (bus, device path)."""
+    from sim_bridge.dynamixel_bus import DynamixelBus, PtyBus
+
+    bus = DynamixelBus(getattr(request, "param", "wx250s"))
+    bus.start()
+    pty = PtyBus(bus)
+    thread = threading.Thread(target=pty.serve, daemon=True)
+    thread.start()
+    yield bus, pty.path
+    pty.stop()
+    thread.join(timeout=2.0)
+    bus.close()
+
+
+@pytest.fixture
+def sdk(fake_bus):
+    from dynamixel_sdk import PacketHandler, PortHandler
+
+    bus, path = fake_bus
+    port = PortHandler(path)
+    assert port.openPort() and port.setBaudRate(1000000)
+    yield bus, port, PacketHandler(2.0)
+    port.closePort()
+
+
+def test_the_sdk_pings_every_servo_and_reads_its_model(sdk):
+    from polyarm_drivers.dynamixel_table import MODEL_NUMBERS
+
+    bus, port, ph = sdk
+    for name, dxl_id, model in get_robot("wx250s").servo_bus["servos"]:
+        number, result, error = ph.ping(port, dxl_id)
+        assert (result, error, number) == (0, 0, MODEL_NUMBERS[model]), name
+    assert ph.ping(port, 42)[1] != 0, "no servo 42 on the bus: no status packet"
+    found, result = ph.broadcastPing(port)
+    assert result == 0 and sorted(found) == list(range(1, 10))
+
+
+def test_the_sdk_reads_and_writes_each_field_and_eeprom_locks_under_torque(sdk):
+    bus, port, ph = sdk
+    for address, value in ((108, 50), (112, 200), (65, 1), (10, 1)):
+        size = {108: 4, 112: 4, 65: 1, 10: 1}[address]
+        write = {1: ph.write1ByteTxRx, 4: ph.write4ByteTxRx}[size]
+        read = {1: ph.read1ByteTxRx, 4: ph.read4ByteTxRx}[size]
+        assert write(port, 7, address, value) == (0, 0)
+        assert read(port, 7, address)[:2] == (value, 0)
+    assert ph.write1ByteTxRx(port, 7, 64, 1) == (0, 0)  # torque on
+    result, error = ph.write1ByteTxRx(port, 7, 11, 1)  # Operating Mode is EEPROM
+    assert result == 0 and error == 7, "the access error of a locked EEPROM"
+    assert ph.read1ByteTxRx(port, 7, 11)[0] == 3, "unchanged"
+    assert ph.read2ByteTxRx(port, 7, 200)[1] != 0 or ph.read2ByteTxRx(port, 7, 200)[2] != 0, "past the table: refused"
+
+
+def test_sync_write_moves_the_arm_and_sync_and_bulk_read_see_it(sdk):
+    from dynamixel_sdk import GroupBulkRead, GroupSyncRead, GroupSyncWrite
+
+    bus, port, ph = sdk
+    assert ph.write1ByteTxRx(port, 1, 64, 1) == (0, 0)
+    writer = GroupSyncWrite(port, ph, 116, 4)
+    writer.addParam(1, (2048 + 300).to_bytes(4, "little"))
+    assert writer.txPacket() == 0
+    reader = GroupSyncRead(port, ph, 132, 4)
+    for dxl_id in (1, 2, 3):
+        reader.addParam(dxl_id)
+    deadline = time.monotonic() + 3.0
+    while time.monotonic() < deadline:
+        assert reader.txRxPacket() == 0
+        if abs(reader.getData(1, 132, 4) - 2348) < 15:
+            break
+        time.sleep(0.05)
+    assert abs(reader.getData(1, 132, 4) - 2348) < 15, reader.getData(1, 132, 4)
+    assert abs(bus.arm.read().position[0] - 300 * 2 * np.pi / 4096) < 0.03, "the MuJoCo waist turned"
+    bulk = GroupBulkRead(port, ph)
+    assert bulk.addParam(1, 132, 4) and bulk.addParam(9, 0, 2)
+    assert bulk.txRxPacket() == 0
+    assert abs(bulk.getData(1, 132, 4) - 2348) < 15 and bulk.getData(9, 0, 2) == 1060
+
+
+def test_byte_stuffing_and_crc_round_trip_a_value_holding_ff_ff_fd(sdk):
+    from sim_bridge.dynamixel_bus import crc16, packet, stuff, unstuff
+
+    bus, port, ph = sdk
+    value = 0xFDFFFF  # little-endian bytes FF FF FD 00: stuffed on the wire
+    assert ph.write4ByteTxRx(port, 4, 108, value) == (0, 0)
+    assert ph.read4ByteTxRx(port, 4, 108)[:2] == (value, 0)
+    assert stuff(b"\x03\xff\xff\xfd\x00") == b"\x03\xff\xff\xfd\xfd\x00" and unstuff(b"\x03\xff\xff\xfd\xfd\x00") == b"\x03\xff\xff\xfd\x00"
+    raw = packet(1, 0x01, b"")
+    assert raw.hex() == "fffffd0001030001" + f"{crc16(raw[:-2]):04x}"[2:] + f"{crc16(raw[:-2]):04x}"[:2]
+    corrupted = bytearray(packet(1, 0x02, b"\x84\x00\x04\x00"))
+    corrupted[-1] ^= 0xFF
+    replies = bus.handle(bytes(corrupted))
+    assert replies and replies[0][1][8] == 3, "a CRC error is answered with the CRC error code"
+
+
+@pytest.mark.parametrize("fake_bus", ["wx250s", "wx250"], indirect=True)
+def test_the_dynamixel_driver_conforms_over_the_fake_bus(fake_bus):
+    bus, path = fake_bus
+    driver = factory("driver", "dynamixel")(bus.robot, port=path)
+    driver.connect()
+    try:
+        check_the_driver(driver)
+    finally:
+        driver.close()
+
+
+def test_a_missing_servo_at_start_is_named(fake_bus):
+    bus, path = fake_bus
+    bus.unplug(4)
+    driver = factory("driver", "dynamixel")(bus.robot, port=path)
+    with pytest.raises(DriverError, match=r"elbow \(ID 4\) does not answer"):
+        driver.connect()
+
+
+def test_a_servo_that_stops_answering_holds_the_arm_and_is_named_and_an_overload_is_rebooted(fake_bus):
+    from polyarm_core.driver import CommandRefused
+
+    bus, path = fake_bus
+    driver = factory("driver", "dynamixel")(bus.robot, port=path, read_retries=5)
+    driver.connect()
+    try:
+        robot = bus.robot
+        start = driver.read()
+        bus.late(6, 0.005)  # late but within the SDK's wait: read, not failed
+        assert driver.read().stamp_ns > start.stamp_ns and driver.read_failures == 0
+        bus.late(6, 0.0)
+        bus.unplug(6)
+        for _ in range(8):
+            driver.read()
+        assert driver.read_failures >= 5 and "forearm_roll (ID 6)" in driver.held_because
+        with pytest.raises(CommandRefused, match="forearm_roll"):
+            driver.write(robot.arm_joints, start.position[:len(robot.arm_joints)])
+        bus.unplug(6, False)
+        assert "rebooted forearm_roll (ID 6)" in driver.reboot()
+        assert driver.read().stamp_ns > start.stamp_ns and not driver.held_because
+
+        bus.overload(2)
+        time.sleep(1.1)
+        driver.read()
+        assert "shoulder (ID 2): overload" in driver.diagnostics()["hardware_errors"], driver.diagnostics()
+        assert "rebooted shoulder (ID 2)" in driver.reboot()
+        time.sleep(1.1)
+        driver.read()
+        assert driver.diagnostics()["hardware_errors"] == "none"
+        target = start.position[:len(robot.arm_joints)] + np.array([0.0, 0.2, 0.0, 0.0, 0.0, 0.0])
+        for _ in range(100):
+            driver.write(robot.arm_joints, target)
+            time.sleep(0.01)
+        assert abs(driver.read().position[1] - target[1]) < 0.05, "the rebooted shoulder follows again"
+    finally:
+        driver.close()
+
+
+def test_a_shadow_commanded_apart_from_its_master_overloads_both(sdk):
+    bus, port, ph = sdk
+    for dxl_id in (2, 3):
+        assert ph.write1ByteTxRx(port, dxl_id, 64, 1) == (0, 0)  # Drive Mode left unreversed on the shadow
+    present = ph.read4ByteTxRx(port, 2, 132)[0]
+    assert ph.write4ByteTxRx(port, 2, 116, present + 400) == (0, 0)  # the master alone moves
+    time.sleep(0.5)
+    assert ph.read1ByteTxRx(port, 2, 70)[0] & 0x20 and ph.read1ByteTxRx(port, 3, 70)[0] & 0x20
+    assert ph.read1ByteTxRx(port, 2, 64)[0] == 0, "an overload drops torque"
