@@ -150,10 +150,11 @@ def check_the_driver(driver: RobotDriver) -> None:
         check(driver)
 
 
-def check_the_driver_node(node, start_node, robot: str, *driver_args: str) -> None:
+def check_the_driver_node(node, start_node, robot: str, *driver_args: str, resolution: float = 0.0) -> None:
     """`polyarm driver --robot ROBOT DRIVER_ARGS` in its own process, through its topics: joint_states rate and
     names, a command moves the arm, a NaN command is refused and the arm holds, the gripper closes, SIGINT
-    exits cleanly. `node` is a test rclpy node, `start_node` the conftest fixture."""
+    exits cleanly. `node` is a test rclpy node, `start_node` the conftest fixture; `resolution` the driver's
+    position step (rad), where it is coarse enough to matter."""
     from conftest import Collector, spin_for, spin_until
     from polyarm_common.qos import COMMAND, STATE
     from polyarm_description import get_robot
@@ -184,12 +185,19 @@ def check_the_driver_node(node, start_node, robot: str, *driver_args: str) -> No
     spin_for(node, 0.6)  # the stream stopped: an effort arm stops and holds, a servo holds its target
     assert abs(arm()[0] - start[0]) > 0.02
 
+    still = max(2e-3, 2.0 * resolution)
+    previous = arm()
+    for _ in range(50):  # at rest: unchanged over 0.1 s
+        spin_for(node, 0.1)
+        if np.abs(arm() - previous).max() < still / 2:
+            break
+        previous = arm()
     here = arm()
     bad = here.copy()
     bad[0] = math.nan
     commands.publish(JointState(name=list(profile.arm_joints), **{field: bad.tolist()}))
     spin_for(node, 0.5)
-    assert np.abs(arm() - here).max() < 2e-3
+    assert np.abs(arm() - here).max() < still, f"the arm moved after a refused command: {arm() - here}"
     spin_until(node, lambda: "joint_commands rejected" in driver.log() and "not finite" in driver.log(), 5, "the rejection")
 
     gripper = node.create_publisher(Float64, "gripper/command", COMMAND)

@@ -178,3 +178,71 @@ def test_a_shadow_commanded_apart_from_its_master_overloads_both(sdk):
     time.sleep(0.5)
     assert ph.read1ByteTxRx(port, 2, 70)[0] & 0x20 and ph.read1ByteTxRx(port, 3, 70)[0] & 0x20
     assert ph.read1ByteTxRx(port, 2, 64)[0] == 0, "an overload drops torque"
+
+
+@pytest.fixture
+def fake_bus_process(tmp_path):
+    """`polyarm fake-robot --robot wx250s --port TMP/ttyDXL` in its own process: (device link, process)."""
+    import subprocess
+    import sys
+
+    link = tmp_path / "ttyDXL"
+    log_path = tmp_path / "fake_bus.log"
+    log = open(log_path, "w")
+    proc = subprocess.Popen([sys.executable, "-m", "polyarm.cli", "fake-robot", "--robot", "wx250s", "--port", str(link)],
+                            stdin=subprocess.PIPE, stdout=log, stderr=subprocess.STDOUT, text=True)
+    deadline = time.monotonic() + 60
+    while "Dynamixel bus for the wx250s" not in log_path.read_text():
+        assert proc.poll() is None and time.monotonic() < deadline, log_path.read_text()
+        time.sleep(0.1)
+    yield link, proc
+    proc.send_signal(2)
+    try:
+        proc.wait(10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+
+
+@pytest.mark.ros
+def test_the_dynamixel_driver_node_conforms_against_polyarm_fake_robot(fake_bus_process, node, start_node):
+    from driver_conformance import check_the_driver_node
+
+    link, _ = fake_bus_process
+    check_the_driver_node(node, start_node, "wx250s", "--backend", "dynamixel", "--port", str(link),
+                          resolution=2 * np.pi / 4096)
+
+
+@pytest.mark.ros
+def test_polyarm_up_on_the_dynamixel_bus_settles_a_5cm_step_within_3mm_in_1_5_s(fake_bus_process, node, tmp_path):
+    import signal
+    import subprocess
+    import sys
+
+    from conftest import Collector, spin_for, spin_until
+    from geometry_msgs.msg import PoseStamped
+    from polyarm_common import conversions as conv
+    from polyarm_common.qos import COMMAND, STATE
+
+    link, _ = fake_bus_process
+    log = open(tmp_path / "up.log", "w")
+    up = subprocess.Popen([sys.executable, "-m", "polyarm.cli", "up", "--robot", "wx250s", "--sim", "none", "--driver",
+                           "dynamixel", "--port", str(link), "--log-dir", str(tmp_path / "logs")],
+                          stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    try:
+        poses = Collector(node, PoseStamped, "controller/ee_pose", STATE)
+        spin_until(node, lambda: len(poses.messages) > 50, 90, "ee_pose over the Dynamixel driver")
+        spin_for(node, 1.0)
+        start, quaternion = conv.pose_arrays(poses.last)
+        goal = start + np.array([0.05, 0.0, 0.0])
+        targets = node.create_publisher(PoseStamped, "controller/target_pose", COMMAND)
+        t0 = time.monotonic()
+        while time.monotonic() - t0 < 1.5:  # the fake runs in real time: wall time is the robot's
+            targets.publish(conv.pose_stamped(goal, quaternion, "base_link", node.get_clock().now().to_msg()))
+            spin_for(node, 0.05)
+        error = np.linalg.norm(conv.pose_arrays(poses.last)[0] - goal)
+        print(f"wx250s over the Dynamixel bus: {1e3 * error:.2f} mm from a 5 cm step at 1.5 s")
+        assert error < 3e-3, f"{1e3 * error:.1f} mm from the goal at 1.5 s"
+    finally:
+        up.send_signal(signal.SIGINT)
+        code = up.wait(30)
+    assert code == 0, (tmp_path / "up.log").read_text()

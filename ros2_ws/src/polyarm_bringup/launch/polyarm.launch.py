@@ -28,7 +28,7 @@ def nodes(context):
 
 
 ARGUMENTS = ("robot", "sim", "camera", "checkpoint", "task", "seed", "namespace", "record", "driver", "robot_ip", "realtime",
-             "controller")
+             "controller", "port")
 
 
 def generate_launch_description():
@@ -42,7 +42,8 @@ def generate_launch_description():
         DeclareLaunchArgument("namespace", default_value=""),
         DeclareLaunchArgument("record", default_value="", description="MCAP bag directory (empty: no recorder)"),
         DeclareLaunchArgument("driver", default_value="", choices=list(DRIVERS), description="with sim:=none: the arm's driver"),
-        DeclareLaunchArgument("robot_ip", default_value="", description="the driver's robot address"),
+        DeclareLaunchArgument("robot_ip", default_value="", description="franky: the robot's address"),
+        DeclareLaunchArgument("port", default_value="", description="dynamixel: the bus's serial device"),
         DeclareLaunchArgument("realtime", default_value="enforce", choices=["enforce", "ignore"],
                               description="franky: require a real-time kernel (ignore for franky-sim)"),
         DeclareLaunchArgument("controller", default_value="", choices=list(CONTROLLERS),

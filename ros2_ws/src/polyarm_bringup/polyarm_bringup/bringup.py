@@ -18,7 +18,7 @@ from polyarm_description import ROBOTS
 
 CONFIG_DIR = Path(__file__).resolve().parent / "config"
 SIMS = ("mujoco", "none")  # none: a real arm, through `driver` or started by the lab outside this graph
-DRIVERS = ("", "franky")  # with sim none: the arm's driver node in this graph ("": none, the lab starts it)
+DRIVERS = ("", "franky", "dynamixel")  # with sim none: the arm's driver node in this graph ("": none, the lab starts it)
 # Where the OSC law runs: "node" (the controller node, over topics at 100 Hz) or "in-driver" (inside the
 # driver's own real-time loop). "": the driver's choice: in-driver for franky (docs/architecture.md, "The
 # torque path"), node for everything else.
@@ -52,7 +52,8 @@ class Bringup:
     namespace: str = ""
     record: str = ""  # MCAP output directory; empty: no recorder
     driver: str = ""  # with sim none: the registry name of the arm's driver (polyarm_core.registry.DRIVERS)
-    robot_ip: str = ""  # the driver's robot address
+    robot_ip: str = ""  # the driver's robot address (franky)
+    port: str = ""  # the driver's serial device (dynamixel: the U2D2, or the fake bus's pty)
     realtime: str = "enforce"  # franky: require a real-time kernel, or "ignore" (franky-sim, no RT kernel)
     controller: str = ""  # CONTROLLERS
 
@@ -80,8 +81,10 @@ class Bringup:
             raise ValueError(f"unknown driver {self.driver!r}; one of {', '.join(d for d in DRIVERS if d)}")
         if self.driver and self.sim != "none":
             raise ValueError(f"driver:={self.driver} drives a real arm; give sim:=none with it")
-        if self.driver and not self.robot_ip:
+        if self.driver == "franky" and not self.robot_ip:
             raise ValueError(f"driver:={self.driver} needs the robot's address (robot_ip:=IP)")
+        if self.driver == "dynamixel" and not self.port:
+            raise ValueError(f"driver:={self.driver} needs the bus's serial device (port:=PATH)")
         if self.controller not in CONTROLLERS:
             raise ValueError(f"unknown controller {self.controller!r}; one of node, in-driver")
         if self.controller == "in-driver" and self.driver not in IN_DRIVER:
@@ -102,8 +105,8 @@ def describe(b: Bringup) -> list[NodeLaunch]:
         nodes.append(NodeLaunch("sim", "sim_bridge", "sim", CONFIG_DIR / "sim.yaml", sim, stop_rank=3))
     if b.driver:  # the arm's driver node, stopped last (after the controller has held it), or with the
         # controller's rank where the law runs inside it
-        driver = {"robot": b.robot, "backend": b.driver, "host": b.robot_ip, "realtime": b.realtime,
-                  "controller": "in-driver" if b.law_in_driver else "external"}
+        driver = {"robot": b.robot, "backend": b.driver, "controller": "in-driver" if b.law_in_driver else "external"}
+        driver.update({"host": b.robot_ip, "realtime": b.realtime} if b.driver == "franky" else {"port": b.port})
         nodes.append(NodeLaunch("driver", "polyarm_drivers", "driver", CONFIG_DIR / "driver.yaml", driver,
                                 stop_rank=2 if b.law_in_driver else 3))
     if not b.law_in_driver:

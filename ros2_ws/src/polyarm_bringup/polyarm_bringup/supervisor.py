@@ -140,7 +140,8 @@ def add_bringup_arguments(parser: argparse.ArgumentParser, checkpoint_required: 
     parser.add_argument("--no-camera", action="store_true", help="do not render or publish the sim camera")
     parser.add_argument("--namespace", default="")
     parser.add_argument("--driver", choices=[d for d in DRIVERS if d], default="", help="with --sim none: the arm's driver node")
-    parser.add_argument("--robot-ip", default="", help="the driver's robot address")
+    parser.add_argument("--robot-ip", default="", help="franky: the robot's address")
+    parser.add_argument("--port", default="", help="dynamixel: the bus's serial device")
     parser.add_argument("--realtime", choices=["enforce", "ignore"], default="enforce",
                         help="franky: require a real-time kernel (ignore for franky-sim)")
     parser.add_argument("--controller", choices=[c for c in CONTROLLERS if c], default="",
@@ -151,7 +152,8 @@ def add_bringup_arguments(parser: argparse.ArgumentParser, checkpoint_required: 
 def bringup_from(args, record: str = "") -> Bringup:
     return Bringup(robot=args.robot, sim=args.sim, camera=not args.no_camera, checkpoint=args.checkpoint,
                    task=args.task, seed=args.seed, namespace=args.namespace, record=record, driver=args.driver,
-                   robot_ip=args.robot_ip, realtime=args.realtime, controller=args.controller)
+                   robot_ip=args.robot_ip, realtime=args.realtime, controller=args.controller,
+                   port=args.port)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -10,7 +10,8 @@ runs inside that loop through ControlLoop, and this node carries the controller'
 graph is the same as with a controller node. Its parameters are the controller's, with the robot's
 torque-loop gains and the driver's loop rate as defaults.
 
-Services: driver/recover (the robot's error recovery, only when the operator asks) and driver/home (a
+Services: driver/recover (the robot's error recovery, only when the operator asks), driver/reboot and
+driver/torque (a servo bus: reboot the faulted servos; torque on or off, std_srvs/SetBool) and driver/home (a
 slow joint-space move to the profile's home pose, gripper open, refused while targets arrive on
 controller/target_pose: a policy or teleop is running), where the driver has them.
 """
@@ -29,7 +30,7 @@ from polyarm_core.registry import factory
 from polyarm_description import get_robot, home_joints, load_model
 from rcl_interfaces.msg import ParameterDescriptor
 from rclpy.node import Node
-from std_srvs.srv import Trigger
+from std_srvs.srv import SetBool, Trigger
 
 from polyarm_drivers.bridge import DriverBridge
 
@@ -79,6 +80,9 @@ class DriverNode(Node):
         self.create_timer(1.0, self._publish_diagnostics)
         if hasattr(self.driver, "recover"):  # libfranka's error recovery, only when the operator asks
             self.create_service(Trigger, "driver/recover", self._on_recover)
+        if hasattr(self.driver, "reboot"):  # a servo bus: reboot the faulted servos, torque on or off
+            self.create_service(Trigger, "driver/reboot", self._on_reboot)
+            self.create_service(SetBool, "driver/torque", self._on_torque)
         if hasattr(self.driver, "home"):
             self.create_service(Trigger, "driver/home", self._on_home)
             self._last_target = -float("inf")  # when a target last arrived: a policy or teleop is running
@@ -130,6 +134,20 @@ class DriverNode(Node):
         response.message = self.driver.recover()
         response.success = response.message.startswith("recovered")
         self.get_logger().warn(f"driver/recover: {response.message}")
+        return response
+
+    def _on_reboot(self, request, response):
+        response.message = self.driver.reboot()
+        response.success = response.message.startswith("rebooted")
+        self.get_logger().warn(f"driver/reboot: {response.message}")
+        return response
+
+    def _on_torque(self, request, response):
+        try:
+            response.message, response.success = self.driver.set_torque(bool(request.data)), True
+        except DriverError as err:
+            response.message, response.success = str(err), False
+        self.get_logger().warn(f"driver/torque: {response.message}")
         return response
 
     def _on_target(self, msg) -> None:
