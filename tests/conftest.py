@@ -144,6 +144,19 @@ def reach_bc_run(reach_state_dataset, tmp_path_factory) -> Path:
     return out
 
 
+@pytest.fixture(scope="session")
+def wx250s_reach_bc_run(tmp_path_factory) -> Path:
+    """The same state-based BC reach recipe on the WidowX 250 6DOF (40 scripted episodes, CI-sized training)."""
+    from polyarm_data.collect import main as collect
+    from polyarm_learning.train import main as train
+
+    data = tmp_path_factory.mktemp("data") / "wx250s_reach_state"
+    assert collect(["--robot", "wx250s", "--task", "reach", "--episodes", "40", "--out", str(data), "--image-size", "0"]) == 0
+    out = tmp_path_factory.mktemp("runs") / "wx250s_reach_bc"
+    assert train([*BC_REACH_ARGS, "--dataset", str(data), "--out", str(out)]) == 0
+    return out
+
+
 FRANKY_SIM = Path(sys.executable).with_name("franky-sim")
 
 

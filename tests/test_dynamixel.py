@@ -246,3 +246,69 @@ def test_polyarm_up_on_the_dynamixel_bus_settles_a_5cm_step_within_3mm_in_1_5_s(
         up.send_signal(signal.SIGINT)
         code = up.wait(30)
     assert code == 0, (tmp_path / "up.log").read_text()
+
+
+@pytest.mark.ros
+@pytest.mark.timeout(600)
+def test_a_reach_checkpoint_reaches_its_goals_through_the_dynamixel_driver_as_over_the_sim_node(
+        wx250s_reach_bc_run, fake_bus_process, node, tmp_path):
+    """A state-based BC reach checkpoint trained by the project: 10 goals over the sim node (`polyarm eval`), then
+    the same 10 through the policy node, the controller and the Dynamixel driver over the fake bus, the goal on
+    perception/object_pose as perception would give it, each episode from driver/home."""
+    import json
+    import signal
+    import subprocess
+    import sys
+
+    from conftest import REPO, Collector, spin_for, spin_until
+    from geometry_msgs.msg import PoseStamped
+    from polyarm_common import conversions as conv
+    from polyarm_common.qos import SENSOR, STATE
+    from sim_bridge.tasks.reach import GOAL_HEIGHT_M, GOAL_RADIUS_M, Reach
+    from test_franky_driver import trigger
+
+    checkpoint = str(wx250s_reach_bc_run / "best.pt")
+    done = subprocess.run([sys.executable, "-m", "polyarm.cli", "eval", "--robot", "wx250s", "--task", "reach",
+                           "--checkpoint", checkpoint, "--episodes", "10", "--no-camera", "--out", str(tmp_path / "eval")],
+                          capture_output=True, text=True, timeout=400, cwd=REPO, check=False)
+    assert done.returncode == 0, done.stdout + done.stderr
+    over_sim = json.loads((tmp_path / "eval" / "summary.json").read_text())["successes"]
+
+    link, _ = fake_bus_process
+    log = open(tmp_path / "up.log", "w")
+    up = subprocess.Popen([sys.executable, "-m", "polyarm.cli", "up", "--robot", "wx250s", "--sim", "none", "--driver",
+                           "dynamixel", "--port", str(link), "--checkpoint", checkpoint, "--task", "reach",
+                           "--log-dir", str(tmp_path / "logs")], stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    task, successes = Reach(get_robot("wx250s")), []
+    try:
+        poses = Collector(node, PoseStamped, "controller/ee_pose", STATE)
+        goal_pub = node.create_publisher(PoseStamped, "perception/object_pose", SENSOR)
+        spin_until(node, lambda: len(poses.messages) > 50, 90, "ee_pose over the Dynamixel driver")
+        trigger(node, "policy/stop")
+        for seed in range(10):
+            rng = np.random.default_rng(seed)
+            goal = np.array([*task.object_space.sample(rng), rng.uniform(*GOAL_HEIGHT_M)])
+            deadline = time.monotonic() + 10
+            while not (homed := trigger(node, "driver/home", 60)).success and time.monotonic() < deadline:
+                spin_for(node, 0.5)  # the last episode's targets are within the driver's one-second window
+            assert homed.success, homed.message
+
+            def publish_goal():
+                goal_pub.publish(conv.pose_stamped(goal, [0.0, 0.0, 0.0, 1.0], "base_link", node.get_clock().now().to_msg()))
+
+            publish_goal()
+            trigger(node, "policy/reset")
+            trigger(node, "policy/start")
+            start, reached = time.monotonic(), False
+            while time.monotonic() - start < 20.0 and not reached:
+                publish_goal()
+                spin_for(node, 0.1)
+                reached = np.linalg.norm(conv.pose_arrays(poses.last)[0] - goal) < GOAL_RADIUS_M
+            trigger(node, "policy/stop")
+            successes.append(reached)
+        print(f"wx250s reach: {sum(successes)}/10 through the Dynamixel driver, {over_sim}/10 over the sim node")
+        assert sum(successes) >= min(over_sim, 10) - 2, (successes, over_sim)
+    finally:
+        up.send_signal(signal.SIGINT)
+        code = up.wait(30)
+    assert code == 0, (tmp_path / "up.log").read_text()

@@ -16,6 +16,7 @@ torque on. After that:
   gripper's goal.
 - Hardware Error Status is read once a second, named in diagnostics; `reboot()` reboots the faulted
   servos (torque comes back with goal = present), `set_torque(on)` switches every servo.
+- `home(q)`: a slow move (HOME_SPEED) to the profile's home pose, for the driver node's driver/home.
 - `close()`: torque stays on unless `torque_off_at_shutdown` (the arm must not fall).
 """
 
@@ -31,6 +32,7 @@ from polyarm_drivers import dynamixel_table as T
 
 STATE_ADDRESS, STATE_SIZE = T.ADDRESS["present_current"], 10  # current 2, velocity 4, position 4
 ERROR_CHECK_S = 1.0
+HOME_SPEED = 0.5  # rad/s of each servo's profile while homing
 
 PARAMETERS = {  # name: (default, description): the driver node declares these as ROS parameters
     "port": ("/dev/ttyDXL", "the bus's serial device (U2D2), or the fake bus's pty"),
@@ -62,6 +64,7 @@ class DynamixelDriver(RobotDriver):
         self.held_because = ""
         self.hardware_errors: dict[str, str] = {}
         self._errors_checked = 0.0
+        self._homing = False
         self.last_error = ""
 
     # ------------------------------------------------------------- connection
@@ -200,6 +203,8 @@ class DynamixelDriver(RobotDriver):
     def write(self, names, values) -> None:
         if self.held_because:
             raise CommandRefused(self.held_because)
+        if self._homing:
+            raise CommandRefused("the arm is homing (driver/home); commands resume when it is there")
         positions = validate_command(self.robot, names, values, *self._limits())
         goals = {self.id_of[j]: T.radians_to_ticks(q) for j, q in zip(self.robot.arm_joints, positions)}
         for joint in self.robot.arm_joints:
@@ -243,6 +248,32 @@ class DynamixelDriver(RobotDriver):
     def stop(self) -> None:
         if self._last is not None and not self.held_because:
             self._hold_at(self._last)
+
+    def home(self, q_home, timeout: float = 15.0) -> None:
+        """A slow move to `q_home`: the servos' own profile at HOME_SPEED, until every joint is within two
+        encoder steps of it (or `timeout`). Commands are refused meanwhile."""
+        if self.held_because:
+            raise CommandRefused(self.held_because)
+        velocity = round(HOME_SPEED / T.VELOCITY_UNIT)
+        self._homing = True
+        try:
+            for _, dxl_id, _ in self.servos:
+                self._write(dxl_id, "profile_velocity", velocity)
+            goals = {self.id_of[j]: T.radians_to_ticks(q) for j, q in zip(self.robot.arm_joints, q_home)}
+            for joint in self.robot.arm_joints:
+                if f"{joint}_shadow" in self.id_of:
+                    goals[self.id_of[f"{joint}_shadow"]] = goals[self.id_of[joint]]
+            self._send(goals)
+            deadline = time.monotonic() + timeout
+            while np.abs(self.read().position[:self.robot.dof] - q_home).max() > 2 * self.position_resolution:
+                if time.monotonic() > deadline:
+                    raise CommandRefused(f"homing did not arrive within {timeout:.0f} s")
+                time.sleep(0.02)
+        finally:
+            profile = round(self.robot.servo_bus["profile_velocity"] / T.VELOCITY_UNIT)
+            for _, dxl_id, _ in self.servos:
+                self._write(dxl_id, "profile_velocity", profile)
+            self._homing = False
 
     def set_torque(self, on: bool) -> str:
         for name, dxl_id, _ in self.servos:
