@@ -168,6 +168,43 @@ def test_ros2_launch_drives_the_panda_over_franky_with_the_law_in_the_driver(lau
     assert_every_process_finished_cleanly(log, ("driver",))
 
 
+def test_ros2_launch_drives_the_widowx_over_its_dynamixel_bus(launch, node, tmp_path):
+    """`ros2 launch ... robot:=wx250s sim:=none driver:=dynamixel port:=PATH` against `polyarm fake-robot`: the
+    driver and the controller node, a target reached, Ctrl-C stops both cleanly."""
+    import subprocess
+    import sys
+
+    import numpy as np
+    from geometry_msgs.msg import PoseStamped
+    from polyarm_common import conversions as conv
+    from polyarm_common.graph import spin_for
+    from polyarm_common.qos import COMMAND, STATE
+
+    link = tmp_path / "ttyDXL"
+    fake = subprocess.Popen([sys.executable, "-m", "polyarm.cli", "fake-robot", "--robot", "wx250s", "--port", str(link)],
+                            stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
+    try:
+        spin_until(node, lambda: link.exists(), 60, "the fake bus's device")
+        graph = launch("robot:=wx250s", "sim:=none", "driver:=dynamixel", f"port:={link}", "camera:=false")
+        poses = Collector(node, PoseStamped, "/controller/ee_pose", STATE)
+        spin_until(node, lambda: len(poses.messages) > 20, STARTUP_S, f"ee_pose over the Dynamixel driver ({graph.log()})")
+        start, quaternion = conv.pose_arrays(poses.last)
+        goal = start + np.array([0.03, 0.0, -0.02])
+        targets = node.create_publisher(PoseStamped, "/controller/target_pose", COMMAND)
+        for _ in range(25):
+            targets.publish(conv.pose_stamped(goal, quaternion, "base_link", node.get_clock().now().to_msg()))
+            spin_for(node, 0.1)
+        assert np.linalg.norm(conv.pose_arrays(poses.last)[0] - goal) < 3e-3, (conv.pose_arrays(poses.last)[0], goal)
+        os.killpg(graph.proc.pid, signal.SIGINT)
+        graph.wait(STOP_S)
+        log = graph.log()
+        assert graph.proc.returncode == 0, log
+        assert_every_process_finished_cleanly(log, ("driver", "controller"))
+    finally:
+        fake.send_signal(signal.SIGINT)
+        fake.wait(10)
+
+
 def test_a_bad_launch_argument_is_named_without_a_traceback(launch):
     graph = launch("robot:=panda", "seed:=x")
     graph.wait(60.0)

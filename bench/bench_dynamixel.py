@@ -1,0 +1,131 @@
+"""The WidowX 250 over its Dynamixel bus: bus transactions, the driver's read rate, and a step response
+through the driver and the simulated bus beside the same controller on the MuJoCo sim, in one run.
+
+    .venv/bin/python bench/bench_dynamixel.py [--robot wx250s]
+
+Bus: the group sync read of the driver's state block (10 bytes from address 126, every servo) and the
+group sync write of Goal Position, through the unmodified dynamixel-sdk against sim_bridge.dynamixel_bus
+on a pseudo-terminal. A pty has no baud rate, so the time at 1 Mbaud is computed from the bytes on the
+wire (10 bits a byte; the servos' return delay set to 0, as Interbotix does) and shown beside the
+measured pty round trip (the SDK's and the fake's Python). Step: 5 cm forward, the controller
+(ControlLoop) ticked at 100 Hz of the wall clock over the driver (the fake runs in real time), against
+ControlledSim (the same controller over the MuJoCo sim, in simulated time).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import threading
+import time
+
+import numpy as np
+from polyarm_control.config import default_config
+from polyarm_control.core import ControllerCore
+from polyarm_control.loop import ControlLoop
+from polyarm_description import get_robot
+from sim_bridge.dynamixel_bus import DynamixelBus, PtyBus
+
+STEP = np.array([0.05, 0.0, 0.0])
+
+
+def bus_figures(driver, repeats: int = 500) -> dict:
+    n = len(driver.ids)
+    read_request, read_reply = 14 + n, n * (11 + 10)  # SYNC READ: header..CRC + IDs; each status: 11 + data
+    write_packet = 14 + n * 5  # SYNC WRITE: header..CRC + (ID + 4 bytes) per servo, no reply
+    times = {"read": [], "write": []}
+    goal = driver.read().position[:driver.robot.dof]
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        driver.read()
+        times["read"].append(time.perf_counter() - t0)
+        t0 = time.perf_counter()
+        driver.write(driver.robot.arm_joints, goal)
+        times["write"].append(time.perf_counter() - t0)
+    wire = {"read": (read_request + read_reply) * 10 / 1e6, "write": write_packet * 10 / 1e6}
+    return {"servos": n, "read_bytes": read_request + read_reply, "write_bytes": write_packet,
+            "read_ms": 1e3 * np.median(times["read"]), "read_p99_ms": 1e3 * np.percentile(times["read"], 99),
+            "write_ms": 1e3 * np.median(times["write"]), "wire_read_ms": 1e3 * wire["read"],
+            "wire_write_ms": 1e3 * wire["write"], "read_hz": 1.0 / np.median(times["read"])}
+
+
+def step_over_driver(driver) -> dict:
+    robot = driver.robot
+    core = ControllerCore(robot, default_config(robot.name))
+    loop = ControlLoop(driver, core)
+    log, t0 = [], time.monotonic()
+    next_tick = t0
+    goal = None
+    while time.monotonic() - t0 < 3.0:
+        now = time.monotonic()
+        out = loop.update(now)
+        if goal is None and now - t0 > 0.5 and out.measured is not None:
+            goal = out.measured.tcp_position + STEP
+            loop.set_target(goal, out.measured.tcp_rotation, now)
+            t_step = now
+        if goal is not None and out.measured is not None:
+            log.append((now - t_step, out.measured.tcp_position.copy()))
+        next_tick += 0.01
+        time.sleep(max(0.0, next_tick - time.monotonic()))
+    return step_figures(log, goal)
+
+
+def step_over_sim(robot) -> dict:
+    from sim_bridge.controlled import ControlledSim
+
+    sim = ControlledSim(robot)
+    sim.run(0.5)
+    goal = sim.last.measured.tcp_position + STEP
+    sim.set_target(goal, sim.last.measured.tcp_rotation)
+    t0, log = sim.time, []
+    sim.run(2.5, lambda s, out: log.append((s.time - t0, out.measured.tcp_position.copy())))
+    return step_figures(log, goal)
+
+
+def step_figures(log, goal) -> dict:
+    at = lambda t: next(p for s, p in log if s >= t)  # noqa: E731
+    along = max(float((p - goal) @ STEP / np.linalg.norm(STEP)) for _, p in log)
+    rise = next(s for s, p in log if np.linalg.norm(p - goal) < 0.1 * np.linalg.norm(STEP))
+    return {"error_0.5": 1e3 * np.linalg.norm(at(0.5) - goal), "error_1.5": 1e3 * np.linalg.norm(at(1.5) - goal),
+            "overshoot": 1e3 * max(0.0, along), "rise_90": rise}
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--robot", default="wx250s", choices=["wx250s", "wx250"])
+    args = parser.parse_args()
+    from polyarm_drivers.dynamixel_driver import DynamixelDriver
+
+    robot = get_robot(args.robot)
+    bus = DynamixelBus(args.robot)
+    bus.start()
+    pty = PtyBus(bus)
+    threading.Thread(target=pty.serve, daemon=True).start()
+    driver = DynamixelDriver(robot, port=pty.path)
+    driver.connect()
+    try:
+        figures = bus_figures(driver)
+        over_driver = step_over_driver(driver)
+    finally:
+        driver.close()
+        pty.stop()
+        bus.close()
+    over_sim = step_over_sim(robot)
+    f = figures
+    print(f"\n{args.robot}: {f['servos']} servos on the bus")
+    print(f"{'transaction':<34} {'bytes':>6} {'at 1 Mbaud':>11} {'pty, measured p50':>18} {'ratio':>6}")
+    print(f"{'sync read (state, every servo)':<34} {f['read_bytes']:>6} {f['wire_read_ms']:>8.3f} ms "
+          f"{f['read_ms']:>15.3f} ms {f['read_ms'] / f['wire_read_ms']:>6.2f}")
+    print(f"{'sync write (goal positions)':<34} {f['write_bytes']:>6} {f['wire_write_ms']:>8.3f} ms "
+          f"{f['write_ms']:>15.3f} ms {f['write_ms'] / f['wire_write_ms']:>6.2f}")
+    print(f"driver reads per second (one sync read each): {f['read_hz']:.0f} (p99 read {f['read_p99_ms']:.2f} ms); "
+          f"joint_states are asked at 200 Hz")
+    print(f"\n{'5 cm step':<34} {'0.5 s':>8} {'1.5 s':>8} {'overshoot':>10} {'to 90%':>8}")
+    for name, r in (("Dynamixel driver + fake bus", over_driver), ("MuJoCo sim (ControlledSim), peer", over_sim)):
+        print(f"{name:<34} {r['error_0.5']:>5.2f} mm {r['error_1.5']:>5.2f} mm {r['overshoot']:>7.2f} mm {r['rise_90']:>6.2f} s")
+    print(f"ratio of the rise times (driver / sim): {over_driver['rise_90'] / over_sim['rise_90']:.2f}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
