@@ -32,6 +32,7 @@ from polyarm_drivers import dynamixel_table as T
 
 STATE_ADDRESS, STATE_SIZE = T.ADDRESS["present_current"], 10  # current 2, velocity 4, position 4
 ERROR_CHECK_S = 1.0
+PING_ATTEMPTS = 3
 HOME_SPEED = 0.5  # rad/s of each servo's profile while homing
 
 PARAMETERS = {  # name: (default, description): the driver node declares these as ROS parameters
@@ -93,7 +94,10 @@ class DynamixelDriver(RobotDriver):
     def _check_servos(self) -> None:
         problems = []
         for name, dxl_id, model in self.servos:
-            number, result, _ = self.packets.ping(self.port, dxl_id)
+            for _ in range(PING_ATTEMPTS):  # a first reply can come late (a bus just powered, a busy host)
+                number, result, _ = self.packets.ping(self.port, dxl_id)
+                if result == 0:
+                    break
             if result != 0:
                 problems.append(f"{name} (ID {dxl_id}) does not answer")
             elif number != T.MODEL_NUMBERS[model]:

@@ -33,7 +33,7 @@ from polyarm_core.driver import CommandRefused, DriverError, JointReading, Robot
 GRIPPER_SPEED = 0.1  # m/s
 GRASP_FORCE = 20.0  # N
 GRIPPER_POLL_S = 0.02
-HOME_SPEED = 0.1  # of the robot's joint velocity, acceleration and jerk limits: a slow, predictable move
+HOME_SPEED = 0.2  # of the robot's joint velocity, acceleration and jerk limits: a slow, predictable move
 
 PARAMETERS = {  # name: (default, description): the driver node declares these as ROS parameters
     "host": ("", "the robot's FCI address (franky-sim: 127.0.0.1)"),
