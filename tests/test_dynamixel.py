@@ -12,6 +12,7 @@ from driver_conformance import check_the_driver
 from polyarm_core.driver import DriverError
 from polyarm_core.registry import factory
 from polyarm_description import get_robot
+from real_arm_graph import reach_goals
 
 dynamixel_sdk = pytest.importorskip("dynamixel_sdk")
 
@@ -260,12 +261,7 @@ def test_a_reach_checkpoint_reaches_its_goals_through_the_dynamixel_driver_as_ov
     import subprocess
     import sys
 
-    from conftest import REPO, Collector, spin_for, spin_until
-    from geometry_msgs.msg import PoseStamped
-    from polyarm_common import conversions as conv
-    from polyarm_common.qos import SENSOR, STATE
-    from sim_bridge.tasks.reach import GOAL_HEIGHT_M, GOAL_RADIUS_M, Reach
-    from test_franky_driver import trigger
+    from conftest import REPO
 
     checkpoint = str(wx250s_reach_bc_run / "best.pt")
     done = subprocess.run([sys.executable, "-m", "polyarm.cli", "eval", "--robot", "wx250s", "--task", "reach",
@@ -279,35 +275,11 @@ def test_a_reach_checkpoint_reaches_its_goals_through_the_dynamixel_driver_as_ov
     up = subprocess.Popen([sys.executable, "-m", "polyarm.cli", "up", "--robot", "wx250s", "--sim", "none", "--driver",
                            "dynamixel", "--port", str(link), "--checkpoint", checkpoint, "--task", "reach",
                            "--log-dir", str(tmp_path / "logs")], stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-    task, successes = Reach(get_robot("wx250s")), []
     try:
-        poses = Collector(node, PoseStamped, "controller/ee_pose", STATE)
-        goal_pub = node.create_publisher(PoseStamped, "perception/object_pose", SENSOR)
-        spin_until(node, lambda: len(poses.messages) > 50, 90, "ee_pose over the Dynamixel driver")
-        trigger(node, "policy/stop")
-        for seed in range(10):
-            rng = np.random.default_rng(seed)
-            goal = np.array([*task.object_space.sample(rng), rng.uniform(*GOAL_HEIGHT_M)])
-            deadline = time.monotonic() + 10
-            while not (homed := trigger(node, "driver/home", 60)).success and time.monotonic() < deadline:
-                spin_for(node, 0.5)  # the last episode's targets are within the driver's one-second window
-            assert homed.success, homed.message
-
-            def publish_goal():
-                goal_pub.publish(conv.pose_stamped(goal, [0.0, 0.0, 0.0, 1.0], "base_link", node.get_clock().now().to_msg()))
-
-            publish_goal()
-            trigger(node, "policy/reset")
-            trigger(node, "policy/start")
-            start, reached = time.monotonic(), False
-            while time.monotonic() - start < 20.0 and not reached:
-                publish_goal()
-                spin_for(node, 0.1)
-                reached = np.linalg.norm(conv.pose_arrays(poses.last)[0] - goal) < GOAL_RADIUS_M
-            trigger(node, "policy/stop")
-            successes.append(reached)
-        print(f"wx250s reach: {sum(successes)}/10 through the Dynamixel driver, {over_sim}/10 over the sim node")
-        assert sum(successes) >= min(over_sim, 10) - 2, (successes, over_sim)
+        times = reach_goals(node, "wx250s", 10, 20.0)
+        reached = sum(t is not None for t in times)
+        print(f"wx250s reach: {reached}/10 through the Dynamixel driver, {over_sim}/10 over the sim node")
+        assert reached >= min(over_sim, 10) - 2, (times, over_sim)
     finally:
         up.send_signal(signal.SIGINT)
         code = up.wait(30)

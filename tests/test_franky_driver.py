@@ -17,6 +17,7 @@ from conftest import FRANKY_SIM, start_franky_sim  # noqa: F401 - franky_sim is 
 from driver_conformance import check_the_driver
 from polyarm_core.registry import factory
 from polyarm_description import get_robot
+from real_arm_graph import hold_target, reach_goals, trigger
 
 pytestmark = pytest.mark.skipif(not FRANKY_SIM.exists(), reason="franky-sim is not installed (requirements/base.txt)")
 
@@ -54,13 +55,14 @@ class StepLog:
     """The in-driver controller's every tick, in the robot's time."""
 
     def __init__(self, law):
-        self.ticks = []
+        self.ticks, self.driver = [], law.driver
         law.on_tick = lambda out, now, compute_s: self.ticks.append((now, out))
 
     def wait_until(self, robot_time: float, wall_limit: float = 60.0) -> None:
         deadline = time.monotonic() + wall_limit
         while not self.ticks or self.ticks[-1][0] < robot_time:
-            assert time.monotonic() < deadline, f"the robot's clock stopped at {self.ticks[-1][0] if self.ticks else None}"
+            assert time.monotonic() < deadline, (f"the robot's clock stopped at {self.ticks[-1][0] if self.ticks else None}"
+                                                 f" ({self.driver.last_error or 'no error'})")
             time.sleep(0.02)
 
     def at(self, robot_time: float):
@@ -187,29 +189,6 @@ def start_up(host: str, tmp_path: Path, *options: str) -> subprocess.Popen:
     return subprocess.Popen([sys.executable, "-m", "polyarm.cli", "up", "--robot", "panda", "--sim", "none", "--driver",
                              "franky", "--robot-ip", host, "--realtime", "ignore", "--log-dir", str(tmp_path / "logs"),
                              *options], stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-
-
-def trigger(node, service: str, timeout: float = 30.0):
-    """Call a Trigger service once (driver/home takes seconds: asked again, it would home again)."""
-    from polyarm_common.graph import call_service
-    from std_srvs.srv import Trigger
-
-    client = node.create_client(Trigger, service)
-    assert client.wait_for_service(timeout_sec=20), f"{service} is not served"
-    response = call_service(node, client, Trigger.Request(), timeout, attempt_s=timeout)
-    assert response is not None, f"{service} did not answer"
-    return response
-
-
-def hold_target(node, publisher, position, quaternion, seconds: float) -> None:
-    """Keep the target fresh at 10 Hz for `seconds` of wall time."""
-    from polyarm_common import conversions as conv
-    from polyarm_common.graph import spin_for
-
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        publisher.publish(conv.pose_stamped(position, quaternion, "base_link", node.get_clock().now().to_msg()))
-        spin_for(node, 0.1)
 
 
 @pytest.mark.ros
@@ -345,49 +324,14 @@ def test_a_state_based_reach_checkpoint_reaches_its_goals_through_the_franky_dri
     through the policy node and the law in the franky driver. The goal comes in on perception/object_pose,
     as perception would give it; each episode starts from driver/home."""
     import numpy as np
-    from conftest import Collector, spin_for, spin_until
-    from geometry_msgs.msg import PoseStamped
-    from polyarm_common import conversions as conv
-    from polyarm_common.qos import SENSOR, STATE
-    from sim_bridge.tasks.reach import GOAL_HEIGHT_M, GOAL_RADIUS_M, Reach
 
     host, _ = franky_sim
     up = start_up(host, tmp_path, "--checkpoint", str(reach_bc_run / "best.pt"), "--task", "reach")
-    task = Reach(get_robot("panda"))
-    successes, times = [], []
     try:
-        poses = Collector(node, PoseStamped, "controller/ee_pose", STATE)
-        goal_pub = node.create_publisher(PoseStamped, "perception/object_pose", SENSOR)
-        spin_until(node, lambda: len(poses.messages) > 50, 90, "ee_pose from the franky driver")
-        trigger(node, "policy/stop")
-        for seed in range(10):
-            rng = np.random.default_rng(seed)
-            goal = np.array([*task.object_space.sample(rng), rng.uniform(*GOAL_HEIGHT_M)])
-            homed = trigger(node, "driver/home", 60)
-            deadline = time.monotonic() + 10
-            while not homed.success and "refused" in homed.message and time.monotonic() < deadline:
-                spin_for(node, 0.5)  # the last episode's targets are still within the driver's window
-                homed = trigger(node, "driver/home", 60)
-            assert homed.success, homed.message
-
-            def publish_goal():
-                goal_pub.publish(conv.pose_stamped(goal, [0.0, 0.0, 0.0, 1.0], "base_link", node.get_clock().now().to_msg()))
-
-            publish_goal()
-            trigger(node, "policy/reset")
-            trigger(node, "policy/start")
-            start, reached = time.monotonic(), False
-            while time.monotonic() - start < 25.0 and not reached:  # 20 s of policy in the sim's episodes, at 60-90% real time
-                publish_goal()
-                spin_for(node, 0.1)
-                reached = np.linalg.norm(conv.pose_arrays(poses.last)[0] - goal) < GOAL_RADIUS_M
-            trigger(node, "policy/stop")
-            successes.append(reached)
-            times.append(time.monotonic() - start)
-            print(f"goal {seed}: {'reached' if reached else 'missed'} in {times[-1]:.1f} s, TCP "
-                  f"{1e3 * np.linalg.norm(conv.pose_arrays(poses.last)[0] - goal):.0f} mm from it", flush=True)
-        print(f"reach over franky: {sum(successes)}/10 goals, {np.mean(times):.1f} s of wall time each")
-        assert sum(successes) >= 8, successes
+        times = reach_goals(node, "panda", 10, 25.0)  # 20 s episodes in the sim, franky-sim at 60-90% real time
+        reached = [t for t in times if t is not None]
+        print(f"reach over franky: {len(reached)}/10 goals, {np.mean(reached):.1f} s of wall time each")
+        assert len(reached) >= 8, times
     finally:
         up.send_signal(signal.SIGINT)
         code = up.wait(30)

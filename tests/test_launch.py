@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 from conftest import REPO, Collector, call_service, sourced_environment, spin_until
+from real_arm_graph import hold_target
 
 LAUNCH_SOURCES = REPO.parent / "shared" / "ros2-launch-jazzy"
 STARTUP_S = 90.0
@@ -146,7 +147,6 @@ def test_ros2_launch_drives_the_panda_over_franky_with_the_law_in_the_driver(lau
     import numpy as np
     from geometry_msgs.msg import PoseStamped
     from polyarm_common import conversions as conv
-    from polyarm_common.graph import spin_for
     from polyarm_common.qos import COMMAND, STATE
 
     host, _ = franky_sim
@@ -156,9 +156,7 @@ def test_ros2_launch_drives_the_panda_over_franky_with_the_law_in_the_driver(lau
     start, quaternion = conv.pose_arrays(poses.last)
     goal = start + np.array([0.0, 0.04, -0.02])
     targets = node.create_publisher(PoseStamped, "/controller/target_pose", COMMAND)
-    for _ in range(40):  # 4 s of wall time; franky-sim runs at 60-90% of real time
-        targets.publish(conv.pose_stamped(goal, quaternion, "base_link", node.get_clock().now().to_msg()))
-        spin_for(node, 0.1)
+    hold_target(node, targets, goal, quaternion, 4.0)  # franky-sim runs at 60-90% of real time
     assert np.linalg.norm(conv.pose_arrays(poses.last)[0] - goal) < 3e-3, (conv.pose_arrays(poses.last)[0], goal)
     os.killpg(graph.proc.pid, signal.SIGINT)
     graph.wait(STOP_S)
@@ -177,7 +175,6 @@ def test_ros2_launch_drives_the_widowx_over_its_dynamixel_bus(launch, node, tmp_
     import numpy as np
     from geometry_msgs.msg import PoseStamped
     from polyarm_common import conversions as conv
-    from polyarm_common.graph import spin_for
     from polyarm_common.qos import COMMAND, STATE
 
     link = tmp_path / "ttyDXL"
@@ -191,9 +188,7 @@ def test_ros2_launch_drives_the_widowx_over_its_dynamixel_bus(launch, node, tmp_
         start, quaternion = conv.pose_arrays(poses.last)
         goal = start + np.array([0.03, 0.0, -0.02])
         targets = node.create_publisher(PoseStamped, "/controller/target_pose", COMMAND)
-        for _ in range(25):
-            targets.publish(conv.pose_stamped(goal, quaternion, "base_link", node.get_clock().now().to_msg()))
-            spin_for(node, 0.1)
+        hold_target(node, targets, goal, quaternion, 2.5)
         assert np.linalg.norm(conv.pose_arrays(poses.last)[0] - goal) < 3e-3, (conv.pose_arrays(poses.last)[0], goal)
         os.killpg(graph.proc.pid, signal.SIGINT)
         graph.wait(STOP_S)

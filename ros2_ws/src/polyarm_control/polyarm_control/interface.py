@@ -47,7 +47,6 @@ class ControllerInterface:
     def __init__(self, node, core: ControllerCore, now, lock=None, on_resume=None, sched_fifo: str = "not requested"):
         self.node, self.core, self.now = node, core, now
         self.lock = lock or contextlib.nullcontext()
-        self.on_resume = on_resume  # a driver that runs the law restarts its loop here
         self.sched_fifo = sched_fifo
         self.last: TickOutput | None = None
         self.rejected_targets = 0
@@ -61,7 +60,8 @@ class ControllerInterface:
         node.create_subscription(PoseStamped, "controller/target_pose", self._on_target, COMMAND)
         node.create_service(Trigger, "controller/hold", self._service(core.hold, "holding the current reference pose"))
         node.create_service(Trigger, "controller/stop", self._service(core.stop, "E-STOP: stopped, holding in joint space"))
-        node.create_service(Trigger, "controller/resume", self._service(self._resume, "resumed from the measured pose"))
+        node.create_service(Trigger, "controller/resume", self._service(core.resume, "resumed from the measured pose",
+                                                                          then=on_resume))
         node.add_on_set_parameters_callback(self._on_set_parameters)
         node.create_timer(1.0, self._publish_diagnostics)
 
@@ -123,15 +123,14 @@ class ControllerInterface:
                 break
             rclpy.spin_once(self.node, timeout_sec=0.05)
 
-    def _resume(self, now: float) -> None:
-        self.core.resume(now)
-        if self.on_resume is not None:
-            self.on_resume()
-
-    def _service(self, action, message: str):
+    def _service(self, action, message: str, then=None):
+        """`action(now)` under the lock; `then()` after it, outside the lock (a driver restarting its loop
+        calls into the robot, whose thread may be waiting for the lock inside a tick)."""
         def handle(request, response):
             with self.lock:
                 action(self.now())
+            if then is not None:
+                then()
             response.success, response.message = True, message
             self.node.get_logger().warn(message)  # every mode change is worth seeing in the log
             return response

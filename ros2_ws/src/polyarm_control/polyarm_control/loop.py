@@ -11,7 +11,8 @@ on the state of that instant instead of one that crossed DDS a period earlier. T
 
 InDriverController is the second case: a driver with a real-time loop of its own (`start_loop`, the
 Panda's 1 kHz over franky) ticks the loop on the robot's clock, from the robot's thread, while targets
-and mode changes arrive from another (the driver node's executor); one lock keeps them apart.
+and mode changes arrive from another (the driver node's executor); one lock keeps them apart, and no
+call into the driver is made while another thread holds it.
 """
 
 from __future__ import annotations
@@ -89,7 +90,11 @@ class InDriverController:
             return self.loop.set_target(position, rotation, self.now)
 
     def resume(self) -> None:
-        """From the measured pose, with the loop running again."""
+        """From the measured pose, with the loop running again. The robot is asked for its state before the
+        lock is taken: the robot's thread may be inside a tick waiting for the lock, and a robot that holds
+        its state while it runs the tick (franky does) would then wait for us: a deadlock."""
+        reading = self.driver.read()
         with self.lock:
-            self.loop.resume(self.now)
+            self.core.joint_state(reading.names, reading.position, reading.velocity, self.now)
+            self.core.resume(self.now)
         self.start()
