@@ -8,14 +8,15 @@ import time
 import numpy as np
 
 
-def trigger(node, service: str, timeout: float = 30.0):
-    """Call a Trigger service once (driver/home takes seconds: asked again, it would home again)."""
+def trigger(node, service: str, timeout: float = 30.0, attempt_s: float = 2.0):
+    """Call a Trigger service, asked again every `attempt_s` (a response can be lost while discovery matches a
+    new client: polyarm_common.graph.call_service). driver/home takes seconds: give it a longer attempt."""
     from polyarm_common.graph import call_service
     from std_srvs.srv import Trigger
 
     client = node.create_client(Trigger, service)
     assert client.wait_for_service(timeout_sec=20), f"{service} is not served"
-    response = call_service(node, client, Trigger.Request(), timeout, attempt_s=timeout)
+    response = call_service(node, client, Trigger.Request(), timeout, attempt_s=attempt_s)
     assert response is not None, f"{service} did not answer"
     return response
 
@@ -36,7 +37,7 @@ def home(node) -> None:
     from polyarm_common.graph import spin_for
 
     deadline = time.monotonic() + 10
-    while not (homed := trigger(node, "driver/home", 60)).success and "refused" in homed.message:
+    while not (homed := trigger(node, "driver/home", 60, attempt_s=20)).success and "refused" in homed.message:
         assert time.monotonic() < deadline, homed.message
         spin_for(node, 0.5)
     assert homed.success, homed.message

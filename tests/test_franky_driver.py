@@ -243,7 +243,7 @@ def test_polyarm_up_on_franky_tracks_refuses_nan_estops_resumes_and_homes(franky
         node.destroy_publisher(targets)
         assert trigger(node, "controller/resume").success
         deadline = time.monotonic() + 20
-        while (homed := trigger(node, "driver/home", 60)).message.startswith("refused"):  # discovery sees the publisher go
+        while (homed := trigger(node, "driver/home", 60, attempt_s=20)).message.startswith("refused"):  # discovery sees the publisher go
             assert time.monotonic() < deadline, homed.message
             spin_for(node, 0.5)
         assert homed.success, homed.message

@@ -33,6 +33,7 @@ from polyarm_drivers import dynamixel_table as T
 STATE_ADDRESS, STATE_SIZE = T.ADDRESS["present_current"], 10  # current 2, velocity 4, position 4
 ERROR_CHECK_S = 1.0
 PING_ATTEMPTS = 3
+BUS_WAIT_S = 3.0
 HOME_SPEED = 0.5  # rad/s of each servo's profile while homing
 
 PARAMETERS = {  # name: (default, description): the driver node declares these as ROS parameters
@@ -91,7 +92,18 @@ class DynamixelDriver(RobotDriver):
         self._hold_at(reading)
         self.set_torque(True)
 
+    def _wait_for_the_bus(self) -> None:
+        """Until the first servo answers, up to BUS_WAIT_S: a bus just powered (or a busy host) can miss the
+        first pings. A bus that never answers is named as such, not servo by servo."""
+        name, dxl_id, _ = self.servos[0]
+        deadline = time.monotonic() + BUS_WAIT_S
+        while self.packets.ping(self.port, dxl_id)[1] != 0:
+            if time.monotonic() > deadline:
+                return  # _check_servos names what is missing
+            time.sleep(0.05)
+
     def _check_servos(self) -> None:
+        self._wait_for_the_bus()
         problems = []
         for name, dxl_id, model in self.servos:
             for _ in range(PING_ATTEMPTS):  # a first reply can come late (a bus just powered, a busy host)

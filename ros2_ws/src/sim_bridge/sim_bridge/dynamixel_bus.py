@@ -421,6 +421,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--robot", required=True, choices=servo_arms)
     parser.add_argument("--port", help="also make this path a link to the bus's device (e.g. /tmp/ttyDXL)")
     args = parser.parse_args(argv)
+    # The physics and the servo threads share the GIL with the bus; a reply must come within the SDK's wait
+    # (34 ms for a ping), so the bus thread gets the interpreter back sooner than Python's default 5 ms.
+    sys.setswitchinterval(0.0005)
     bus = DynamixelBus(args.robot)
     bus.start()
     pty = PtyBus(bus)
