@@ -32,7 +32,7 @@ from polyarm_drivers import dynamixel_table as T
 
 STATE_ADDRESS, STATE_SIZE = T.ADDRESS["present_current"], 10  # current 2, velocity 4, position 4
 ERROR_CHECK_S = 1.0
-PING_ATTEMPTS = 3
+PING_ATTEMPTS = 3  # tries of a ping or a configuration write before a servo counts as silent
 BUS_WAIT_S = 3.0
 HOME_SPEED = 0.5  # rad/s of each servo's profile while homing
 
@@ -132,8 +132,12 @@ class DynamixelDriver(RobotDriver):
 
     def _write(self, dxl_id: int, field: str, value: int) -> None:
         write = {1: self.packets.write1ByteTxRx, 2: self.packets.write2ByteTxRx, 4: self.packets.write4ByteTxRx}
-        with self._lock:
-            result, error = write[T.SIZE[field]](self.port, dxl_id, T.ADDRESS[field], int(value) % (1 << (8 * T.SIZE[field])))
+        for _ in range(PING_ATTEMPTS):  # a lost status packet is asked again (the write is idempotent)
+            with self._lock:
+                result, error = write[T.SIZE[field]](self.port, dxl_id, T.ADDRESS[field],
+                                                     int(value) % (1 << (8 * T.SIZE[field])))
+            if result == 0:
+                break
         if result != 0 or (error & 0x7F):
             reason = self.packets.getTxRxResult(result) if result != 0 else self.packets.getRxPacketError(error)
             raise DriverError(f"writing {field} of {self.name_of[dxl_id]} (ID {dxl_id}) failed: {reason}")
