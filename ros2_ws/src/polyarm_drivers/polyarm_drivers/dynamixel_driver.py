@@ -86,9 +86,10 @@ class DynamixelDriver(RobotDriver):
         for dxl_id in self.ids:
             self._reader.addParam(dxl_id)
         self._writer = GroupSyncWrite(self.port, self.packets, T.ADDRESS["goal_position"], 4)
-        reading = self._read_bus()
+        reading = self._read_bus() or self._read_bus()  # once more: a lost status packet is common
         if reading is None:
             raise DriverError(f"the servos answered a ping but not a sync read on {self.port_name}")
+        self._last = reading  # what read() returns until a newer reading arrives
         self._hold_at(reading)
         self.set_torque(True)
 
