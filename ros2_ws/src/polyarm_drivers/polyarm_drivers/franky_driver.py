@@ -104,6 +104,9 @@ class FrankyDriver(RobotDriver):
                 self._width = float(self._gripper.width)
             except Exception as err:  # noqa: BLE001 - a failed grasp (nothing there) or a lost gripper: reported
                 self.last_error = f"gripper: {err}"
+                with self._lock:  # a failed command is not "the last one": the same command, sent again, runs again
+                    if request is not None and self._gripper_target == request:
+                        self._gripper_target = None
             self._gripper_wake.wait(GRIPPER_POLL_S)
             self._gripper_wake.clear()
 

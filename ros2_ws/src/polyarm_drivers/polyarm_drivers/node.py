@@ -43,6 +43,7 @@ PARAMETERS = {  # name: (default, description)
 }
 CONTROLLERS = ("external", "in-driver")
 TARGETS_ACTIVE_S = 1.0  # driver/home is refused while targets arrived more recently than this
+GRIPPER_OPEN_S = 10.0  # s driver/home waits for the gripper to open (franky-sim's runs slower than real time)
 
 
 class DriverNode(Node):
@@ -166,22 +167,27 @@ class DriverNode(Node):
             self.driver.stop_loop()
         try:
             self.driver.home(home_joints(load_model(self.driver.robot), self.driver.robot))
-            response.success, response.message = True, "at the home pose" + self._open_gripper()
+            opened = self._open_gripper()
+            response.success = opened
+            response.message = "at the home pose, gripper open" if opened else (
+                f"at the home pose, but the gripper did not open within {GRIPPER_OPEN_S:.0f} s "
+                f"({self.driver.diagnostics().get('last_error') or 'no error reported'})")
         except CommandRefused as err:
             response.success, response.message = False, str(err)
         self._resume_after_home()
         self.get_logger().warn(f"driver/home: {response.message}")
         return response
 
-    def _open_gripper(self, timeout: float = 5.0) -> str:
-        """Home is where the sim's episodes start: the gripper open too (a policy reads its opening)."""
-        self.driver.command_gripper(1.0)
-        deadline = time.monotonic() + timeout
+    def _open_gripper(self) -> bool:
+        """Home is where the sim's episodes start: the gripper open too (a policy reads its opening; a home
+        with it half closed is no home, and is reported as failed)."""
+        deadline = time.monotonic() + GRIPPER_OPEN_S
         while time.monotonic() < deadline:
+            self.driver.command_gripper(1.0)  # again while not open: a failed move is tried again
             if self.driver.read().gripper_opening > 0.95:
-                return ", gripper open"
-            time.sleep(0.05)
-        return f", but the gripper did not open within {timeout:.0f} s"
+                return True
+            time.sleep(0.1)
+        return False
 
     def _resume_after_home(self) -> None:
         """The controller continues from the pose the arm is in now, not the one it held before."""
