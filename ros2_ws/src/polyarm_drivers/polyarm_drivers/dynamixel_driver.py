@@ -27,6 +27,7 @@ import time
 
 import numpy as np
 from polyarm_core.driver import CommandRefused, DriverError, JointReading, RobotDriver, validate_command
+from polyarm_description import joint_limits, load_model
 
 from polyarm_drivers import dynamixel_table as T
 
@@ -58,6 +59,7 @@ class DynamixelDriver(RobotDriver):
         self.name_of = {dxl_id: name for name, dxl_id, _ in self.servos}
         self.id_of = {name: dxl_id for name, dxl_id, _ in self.servos}
         self.gripper_angles = robot.servo_bus["gripper_angles"]
+        self._limits = joint_limits(load_model(robot), robot)  # the MJCF's joint ranges: goals beyond are refused
         self._lock = threading.Lock()  # one transaction on the bus at a time
         self._goals: dict[int, int] = {}
         self._last: JointReading | None = None
@@ -169,19 +171,16 @@ class DynamixelDriver(RobotDriver):
         if result != 0:
             return None
         stamp = time.time_ns()
-        values = {}
+        data, values = self._reader.getData, {}
         for dxl_id in self.ids:
-            data = self._reader.getData
             current = T.signed(data(dxl_id, STATE_ADDRESS, 2), 2)
             velocity = T.signed(data(dxl_id, STATE_ADDRESS + 2, 4), 4)
             position = T.signed(data(dxl_id, STATE_ADDRESS + 6, 4), 4)
             values[self.name_of[dxl_id]] = (T.ticks_to_radians(position), velocity * T.VELOCITY_UNIT,
                                             current * T.CURRENT_UNIT * T.TORQUE_PER_AMP)
-        arm = [values[j] for j in self.robot.arm_joints]
-        for joint in self.robot.arm_joints:  # a joint's effort is its servos' together
-            if f"{joint}_shadow" in values:
-                arm[self.robot.arm_joints.index(joint)] = (*values[joint][:2],
-                                                           values[joint][2] + values[f"{joint}_shadow"][2])
+        no_shadow = (0.0, 0.0, 0.0)
+        arm = [(*values[j][:2], values[j][2] + values.get(f"{j}_shadow", no_shadow)[2])  # a joint's effort: both servos'
+               for j in self.robot.arm_joints]
         closed, opened = self.gripper_angles
         opening = float(np.clip((values["gripper"][0] - closed) / (opened - closed), 0.0, 1.0))
         finger = self.robot.finger_position(opening)
@@ -226,19 +225,13 @@ class DynamixelDriver(RobotDriver):
             raise CommandRefused(self.held_because)
         if self._homing:
             raise CommandRefused("the arm is homing (driver/home); commands resume when it is there")
-        positions = validate_command(self.robot, names, values, *self._limits())
-        goals = {self.id_of[j]: T.radians_to_ticks(q) for j, q in zip(self.robot.arm_joints, positions)}
-        for joint in self.robot.arm_joints:
-            if f"{joint}_shadow" in self.id_of:
-                goals[self.id_of[f"{joint}_shadow"]] = goals[self.id_of[joint]]
-        self._send(goals)
+        positions = validate_command(self.robot, names, values, self._limits.lower, self._limits.upper)
+        self._send(self._arm_goals(positions))
 
     def command_gripper(self, opening: float) -> None:
         if not np.isfinite(opening):
             raise CommandRefused(f"gripper command {opening} is not finite")
-        closed, opened = self.gripper_angles
-        angle = closed + float(np.clip(opening, 0.0, 1.0)) * (opened - closed)
-        self._send({self.id_of["gripper"]: T.radians_to_ticks(angle)})
+        self._send({self.id_of["gripper"]: self._gripper_ticks(opening)})
 
     def _send(self, goals: dict[int, int]) -> None:
         with self._lock:
@@ -248,21 +241,23 @@ class DynamixelDriver(RobotDriver):
                 self._writer.addParam(dxl_id, int(ticks).to_bytes(4, "little", signed=True))
             self._writer.txPacket()
 
-    def _limits(self):
-        if not hasattr(self, "_joint_limits"):
-            from polyarm_description import joint_limits, load_model
-
-            self._joint_limits = joint_limits(load_model(self.robot), self.robot)
-        return self._joint_limits.lower, self._joint_limits.upper
-
-    def _hold_at(self, reading: JointReading) -> None:
-        """Goal = present for every servo (before torque on, and to stop)."""
-        goals = {self.id_of[j]: T.radians_to_ticks(q) for j, q in zip(self.robot.arm_joints, reading.position)}
+    def _arm_goals(self, positions) -> dict[int, int]:
+        """Goal Position of each arm servo for joint `positions` (rad): a shadow gets its master's value,
+        which its reverse bit makes the same joint angle."""
+        goals = {self.id_of[j]: T.radians_to_ticks(q) for j, q in zip(self.robot.arm_joints, positions)}
         for joint in self.robot.arm_joints:
             if f"{joint}_shadow" in self.id_of:
                 goals[self.id_of[f"{joint}_shadow"]] = goals[self.id_of[joint]]
+        return goals
+
+    def _gripper_ticks(self, opening: float) -> int:
         closed, opened = self.gripper_angles
-        goals[self.id_of["gripper"]] = T.radians_to_ticks(closed + reading.gripper_opening * (opened - closed))
+        return T.radians_to_ticks(closed + float(np.clip(opening, 0.0, 1.0)) * (opened - closed))
+
+    def _hold_at(self, reading: JointReading) -> None:
+        """Goal = present for every servo (before torque on, and to stop)."""
+        goals = self._arm_goals(reading.position[:self.robot.dof])
+        goals[self.id_of["gripper"]] = self._gripper_ticks(reading.gripper_opening)
         self._send(goals)
 
     # ------------------------------------------------------------- services
@@ -280,10 +275,7 @@ class DynamixelDriver(RobotDriver):
         try:
             for _, dxl_id, _ in self.servos:
                 self._write(dxl_id, "profile_velocity", velocity)
-            goals = {self.id_of[j]: T.radians_to_ticks(q) for j, q in zip(self.robot.arm_joints, q_home)}
-            for joint in self.robot.arm_joints:
-                if f"{joint}_shadow" in self.id_of:
-                    goals[self.id_of[f"{joint}_shadow"]] = goals[self.id_of[joint]]
+            goals = self._arm_goals(q_home)
             self._send(goals)
             deadline = time.monotonic() + timeout
             while np.abs(self.read().position[:self.robot.dof] - q_home).max() > 2 * self.position_resolution:
