@@ -2,7 +2,7 @@
 
     .venv/bin/python bench/bench_franky.py
 
-(b) in-driver: InDriverController in franky's 1 kHz callback, on each millisecond's state (what
+(b) in-driver: InDriverController in the driver's loop thread, on each new millisecond's state (what
     `polyarm up --driver franky` runs).
 (a) held: ControlLoop ticked at 100 Hz by a thread of the same process, its torque held by franky's
     SimpleTorqueMotion between ticks. There is no DDS hop here, so this is path (a)'s best case: the
@@ -17,7 +17,7 @@ torque change the arm is asked for within one millisecond (libfranka's limit is 
 are the robot's: franky-sim's clock runs at 60-90% of real time here. franky-sim offers no way to push
 the arm from outside, so compliance under a push is measured on the MuJoCo sim only
 (tests/test_controller_node.py). The tick's time is read + law + write: path (a)'s read asks the robot
-for its state (about a millisecond on franky-sim); path (b)'s is the state franky's callback carries.
+for its state (about a millisecond on franky-sim); path (b)'s is the newest state franky holds.
 """
 
 from __future__ import annotations

@@ -10,7 +10,7 @@ on the state of that instant instead of one that crossed DDS a period earlier. T
 `set_target`, as they do from `controller/target_pose` in the controller node.
 
 InDriverController is the second case: a driver with a real-time loop of its own (`start_loop`, the
-Panda's 1 kHz over franky) ticks the loop on the robot's clock, from the robot's thread, while targets
+Panda's 1 kHz over franky) ticks the loop on the robot's clock, from the driver's loop thread, while targets
 and mode changes arrive from another (the driver node's executor); one lock keeps them apart, and no
 call into the driver is made while another thread holds it.
 """
@@ -91,8 +91,8 @@ class InDriverController:
 
     def resume(self) -> None:
         """From the measured pose, with the loop running again. The robot is asked for its state before the
-        lock is taken: the robot's thread may be inside a tick waiting for the lock, and a robot that holds
-        its state while it runs the tick (franky does) would then wait for us: a deadlock."""
+        lock is taken: the driver's loop thread may be inside a tick waiting for the lock, and a driver that
+        holds its state while it runs the tick would then wait for us: a deadlock."""
         reading = self.driver.read()
         with self.lock:
             self.core.joint_state(reading.names, reading.position, reading.velocity, self.now)

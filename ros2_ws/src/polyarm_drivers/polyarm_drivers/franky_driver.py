@@ -7,10 +7,14 @@ path", compares them):
     SimpleTorqueMotion, which applies it every millisecond until the next one. Its signal timeout is the
     watchdog: when commands stop for `signal_timeout` (50 ms) the motion ends, the robot stops, and the
     driver reports it; the next command starts a new motion, so the controller's hold works afterwards.
-(b) in-loop: `start_loop(tick)` runs `tick(robot_time)` inside franky's 1 kHz callback, on the state of
-    that millisecond; the tick (polyarm_control's ControlLoop) reads and writes through this same
-    interface, and its torque is applied on the next cycle. If the tick fails or stalls, no torque
-    arrives and the same watchdog stops the arm.
+(b) in-loop: `start_loop(tick)` runs `tick(robot_time)` in a thread of the driver's own, once for each
+    new millisecond of the robot's state, on the newest one; the tick (polyarm_control's ControlLoop)
+    reads and writes through this same interface, and its torque is applied on the next cycle. If the
+    tick fails or stalls, no torque arrives and the same watchdog stops the arm.
+    Why not franky's per-cycle callback: franky 2.0 runs Python callbacks on one executor thread behind
+    an unbounded queue, not in the control loop; when Python falls behind (a loaded host, the GIL shared
+    with the ROS executor) the callbacks work on ever older states and a stiff law goes unstable. Taking
+    the newest state skips the milliseconds that went by instead (`missed_cycles` in diagnostics).
 
 The robot compensates its own gravity (the profile says so), so the torques are the law's without g(q).
 
@@ -33,6 +37,7 @@ from polyarm_core.driver import CommandRefused, DriverError, JointReading, Robot
 GRIPPER_SPEED = 0.1  # m/s
 GRASP_FORCE = 20.0  # N
 GRIPPER_POLL_S = 0.02
+STATE_POLL_S = 0.0002  # in-loop: how often to look for the robot's next millisecond
 HOME_SPEED = 0.2  # of the robot's joint velocity, acceleration and jerk limits: a slow, predictable move
 
 PARAMETERS = {  # name: (default, description): the driver node declares these as ROS parameters
@@ -65,6 +70,8 @@ class FrankyDriver(RobotDriver):
         self._gripper_wake = threading.Event()
         self._cycle = threading.local()  # the state of the running millisecond, in franky's control thread
         self._tick = None  # in-loop: what runs every cycle
+        self._loop_thread = None  # in-loop: the thread that runs it (None when none runs)
+        self._missed = 0  # in-loop: robot milliseconds that went by without a tick
         self._clock_offset_ns: int | None = None
         self._command_time = None
         self._cycles, self._cycles_since = 0, time.monotonic()
@@ -113,7 +120,7 @@ class FrankyDriver(RobotDriver):
     # ------------------------------------------------------------------ read
     def read(self) -> JointReading:
         state = getattr(self._cycle, "state", None)
-        if state is None:  # outside franky's loop: ask the robot (inside it, the cycle's state is the newest)
+        if state is None:  # outside the in-loop tick: ask the robot (inside it, the tick's state is the newest)
             try:
                 state = self._arm.state
             except Exception as err:  # noqa: BLE001 - a lost connection ends the driver
@@ -163,16 +170,60 @@ class FrankyDriver(RobotDriver):
         if refusal:
             raise CommandRefused(refusal)
         motion = franky.SimpleTorqueMotion(initial_torque=torque, signal_timeout=self.signal_timeout)
-        motion.register_callback(lambda state, *_: self._on_cycle(motion, state))
+        if self._tick is None:  # held: franky's callback counts the cycles for diagnostics
+            motion.register_callback(lambda *_: self._count_cycle())
         self._arm.move(motion, asynchronous=True)
         self._motion = motion
 
-    def _on_cycle(self, motion, state) -> None:
-        """franky's 1 kHz callback: count the cycle; in-loop, run the tick on this cycle's state."""
+    def _count_cycle(self) -> None:
         self._cycles += 1
-        tick = self._tick
-        if tick is None:
-            return
+
+    # --------------------------------------------------------------- in-loop
+    loop_rate_hz = 1000.0  # libfranka's control rate: the in-loop controller's tick rate
+
+    def start_loop(self, tick) -> None:
+        """Run `tick(robot_time_s)` once for each new millisecond of the robot's state from now on (again
+        after the motion ended: a reflex, the watchdog, a recovery). It starts from a zero torque: the
+        robot holds itself up (gravity), and the tick's first torque follows a millisecond later."""
+        with self._lock:
+            self._check_motion()
+            self._tick = tick
+            if self._motion is None:
+                self._start_motion(np.zeros(self.robot.dof))
+            self._command_time = time.monotonic()
+            if self._loop_thread is None:
+                self._loop_thread = threading.Thread(target=self._run_loop, name="in-loop", daemon=True)
+                self._loop_thread.start()
+
+    def _run_loop(self) -> None:
+        """The in-loop thread: the tick on the newest state, until the loop is stopped or the motion ends."""
+        last_ms = None
+        while True:
+            tick, motion = self._tick, self._motion
+            if tick is None or motion is None or not self._running or not self._arm.is_in_control:
+                with self._lock:
+                    self._check_motion()  # a motion that ended (the watchdog, a reflex) says why
+                    if self._tick is None or self._motion is None or not self._running:
+                        self._loop_thread = None
+                        return
+                continue  # start_loop started a new motion meanwhile
+            try:
+                state = self._arm.state  # while a motion runs: the newest state franky has received
+            except Exception as err:  # noqa: BLE001 - the read loop ends the driver with the same reason
+                self.last_error = f"lost the connection to the robot at {self.host}: {err}"
+                time.sleep(self.signal_timeout)
+                continue
+            ms = int(state.time.to_msec())
+            if ms == last_ms:
+                time.sleep(STATE_POLL_S)
+                continue
+            if last_ms is not None and ms > last_ms + 1:
+                self._missed += ms - last_ms - 1
+            last_ms = ms
+            self._tick_once(tick, motion, state)
+
+    def _tick_once(self, tick, motion, state) -> None:
+        self._cycles += 1
         self._cycle.state, self._cycle.motion = state, motion
         try:
             tick(state.time.to_msec() * 1e-3)
@@ -181,24 +232,13 @@ class FrankyDriver(RobotDriver):
         finally:
             self._cycle.state = self._cycle.motion = None
 
-    # --------------------------------------------------------------- in-loop
-    loop_rate_hz = 1000.0  # libfranka's control rate: the in-loop controller's tick rate
-
-    def start_loop(self, tick) -> None:
-        """Run `tick(robot_time_s)` every cycle of franky's loop from now on (again after the motion
-        ended: a reflex, the watchdog, a recovery). It starts from a zero torque: the robot holds itself
-        up (gravity), and the tick's first torque follows a millisecond later."""
-        with self._lock:
-            self._check_motion()
-            self._tick = tick
-            if self._motion is None:
-                self._start_motion(np.zeros(self.robot.dof))
-            self._command_time = time.monotonic()
-
     def stop_loop(self) -> None:
         """End the in-loop controller: the motion stops and the robot holds its pose (franky's stop)."""
         self._tick = None
         self.stop()
+        thread = self._loop_thread
+        if thread is not None and thread is not threading.current_thread():
+            thread.join(timeout=1.0)
 
     @property
     def loop_running(self) -> bool:
@@ -284,9 +324,8 @@ class FrankyDriver(RobotDriver):
 
     def close(self) -> None:
         self._running = False
-        self._tick = None
         if self._arm is not None:
-            self.stop()
+            self.stop_loop()
             self._gripper_wake.set()
             self._gripper_thread.join(timeout=3.0)  # a gripper motion in progress ends first
 
@@ -301,7 +340,8 @@ class FrankyDriver(RobotDriver):
         return {
             "robot_mode": str(state.robot_mode).split(".")[-1],
             "last_error": self.last_error,
-            "control_loop_hz": rate,
+            "control_loop_hz": rate,  # franky's cycles (held), or the law's ticks (in-loop)
+            "missed_cycles": self._missed,
             "command_age_ms": 1e3 * (now - self._command_time) if self._command_time else -1.0,
             "motions_stopped": self.motions_stopped,
             "external_wrench": " ".join(f"{v:.1f}" for v in state.O_F_ext_hat_K),
