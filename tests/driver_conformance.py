@@ -57,11 +57,17 @@ def stream(driver: RobotDriver, command: np.ndarray, seconds: float, rate_hz: fl
         time.sleep(1.0 / rate_hz)
 
 
+def position_step(robot) -> float:
+    """How far a position command moves the first joint: 0.2 rad, or for an arm whose controller faults on
+    a jump (a UFACTORY arm in servo mode: error 24 past its joint speed within a servo period) 0.04 rad."""
+    return 0.04 if robot.xarm_controller else 0.2
+
+
 def motion_command(driver: RobotDriver, start: np.ndarray) -> np.ndarray:
-    """A small command that moves the first joint: a torque, or a target 0.2 rad away."""
+    """A small command that moves the first joint: a torque, or a target position_step away."""
     if driver.command_interface == "effort":
         return np.eye(driver.robot.dof)[0] * 4.0  # N m on the base joint (gravity compensated by the robot)
-    return start + np.eye(driver.robot.dof)[0] * 0.2
+    return start + np.eye(driver.robot.dof)[0] * position_step(driver.robot)
 
 
 def check_reading(driver: RobotDriver) -> JointReading:
@@ -178,7 +184,7 @@ def check_the_driver_node(node, start_node, robot: str, *driver_args: str, resol
     commands = node.create_publisher(JointState, "joint_commands", COMMAND)
     spin_until(node, lambda: commands.get_subscription_count() > 0, 30, "the driver's joint_commands subscription")
     start = arm()
-    move = start + np.eye(profile.dof)[0] * 0.2 if field == "position" else np.eye(profile.dof)[0] * 4.0
+    move = start + np.eye(profile.dof)[0] * position_step(profile) if field == "position" else np.eye(profile.dof)[0] * 4.0
     for _ in range(30):  # 0.3 s at the controller's rate
         commands.publish(JointState(name=list(profile.arm_joints), **{field: move.tolist()}))
         spin_for(node, 0.01)

@@ -200,6 +200,47 @@ def test_ros2_launch_drives_the_widowx_over_its_dynamixel_bus(launch, node, tmp_
         fake.wait(10)
 
 
+def test_ros2_launch_drives_the_xarm_over_its_controller_protocol(launch, node, tmp_path):
+    """`ros2 launch ... robot:=xarm7 sim:=none driver:=xarm robot_ip:=HOST` against `polyarm fake-robot` (TCP 502:
+    root, as CI runs): the driver and the controller node, a target reached, Ctrl-C stops both cleanly."""
+    import random
+    import socket
+
+    import numpy as np
+    from geometry_msgs.msg import PoseStamped
+    from polyarm_common import conversions as conv
+    from polyarm_common.qos import COMMAND, STATE
+
+    pytest.importorskip("xarm")
+    host = f"127.0.{random.SystemRandom().randint(1, 250)}.{random.SystemRandom().randint(2, 250)}"
+    with socket.socket() as probe:
+        try:
+            probe.bind((host, 502))
+        except PermissionError:
+            pytest.skip("the xArm SDK dials port 502, which needs root here")
+    log_path = tmp_path / "fake_xarm.log"
+    fake = subprocess.Popen([sys.executable, "-m", "polyarm.cli", "fake-robot", "--robot", "xarm7", "--host", host],
+                            stdin=subprocess.PIPE, stdout=open(log_path, "w"), stderr=subprocess.STDOUT)
+    try:
+        spin_until(node, lambda: "xArm controller for the xarm7" in log_path.read_text(), 60, "the fake controller")
+        graph = launch("robot:=xarm7", "sim:=none", "driver:=xarm", f"robot_ip:={host}", "camera:=false")
+        poses = Collector(node, PoseStamped, "/controller/ee_pose", STATE)
+        spin_until(node, lambda: len(poses.messages) > 20, STARTUP_S, f"ee_pose over the xArm driver ({graph.log()})")
+        start, quaternion = conv.pose_arrays(poses.last)
+        goal = start + np.array([0.03, 0.0, -0.02])
+        targets = node.create_publisher(PoseStamped, "/controller/target_pose", COMMAND)
+        hold_target(node, targets, goal, quaternion, 2.0)
+        assert np.linalg.norm(conv.pose_arrays(poses.last)[0] - goal) < 3e-3, (conv.pose_arrays(poses.last)[0], goal)
+        os.killpg(graph.proc.pid, signal.SIGINT)
+        graph.wait(STOP_S)
+        log = graph.log()
+        assert graph.proc.returncode == 0, log
+        assert_every_process_finished_cleanly(log, ("driver", "controller"))
+    finally:
+        fake.send_signal(signal.SIGINT)
+        fake.wait(10)
+
+
 def test_a_bad_launch_argument_is_named_without_a_traceback(launch):
     graph = launch("robot:=panda", "seed:=x")
     graph.wait(60.0)

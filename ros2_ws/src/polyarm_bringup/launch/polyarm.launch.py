@@ -42,7 +42,7 @@ def generate_launch_description():
         DeclareLaunchArgument("namespace", default_value=""),
         DeclareLaunchArgument("record", default_value="", description="MCAP bag directory (empty: no recorder)"),
         DeclareLaunchArgument("driver", default_value="", choices=list(DRIVERS), description="with sim:=none: the arm's driver"),
-        DeclareLaunchArgument("robot_ip", default_value="", description="franky: the robot's address"),
+        DeclareLaunchArgument("robot_ip", default_value="", description="franky, xarm: the robot's address"),
         DeclareLaunchArgument("port", default_value="", description="dynamixel: the bus's serial device"),
         DeclareLaunchArgument("realtime", default_value="enforce", choices=["enforce", "ignore"],
                               description="franky: require a real-time kernel (ignore for franky-sim)"),

@@ -18,7 +18,7 @@ from polyarm_description import ROBOTS
 
 CONFIG_DIR = Path(__file__).resolve().parent / "config"
 SIMS = ("mujoco", "none")  # none: a real arm, through `driver` or started by the lab outside this graph
-DRIVERS = ("", "franky", "dynamixel")  # with sim none: the arm's driver node in this graph ("": none, the lab starts it)
+DRIVERS = ("", "franky", "dynamixel", "xarm")  # with sim none: the arm's driver node in this graph ("": none, the lab starts it)
 # Where the OSC law runs: "node" (the controller node, over topics at 100 Hz) or "in-driver" (inside the
 # driver's own real-time loop). "": the driver's choice: in-driver for franky (docs/architecture.md, "The
 # torque path"), node for everything else.
@@ -52,7 +52,7 @@ class Bringup:
     namespace: str = ""
     record: str = ""  # MCAP output directory; empty: no recorder
     driver: str = ""  # with sim none: the registry name of the arm's driver (polyarm_core.registry.DRIVERS)
-    robot_ip: str = ""  # the driver's robot address (franky)
+    robot_ip: str = ""  # the driver's robot address (franky, xarm)
     port: str = ""  # the driver's serial device (dynamixel: the U2D2, or the fake bus's pty)
     realtime: str = "enforce"  # franky: require a real-time kernel, or "ignore" (franky-sim, no RT kernel)
     controller: str = ""  # CONTROLLERS
@@ -81,7 +81,7 @@ class Bringup:
             raise ValueError(f"unknown driver {self.driver!r}; one of {', '.join(d for d in DRIVERS if d)}")
         if self.driver and self.sim != "none":
             raise ValueError(f"driver:={self.driver} drives a real arm; give sim:=none with it")
-        if self.driver == "franky" and not self.robot_ip:
+        if self.driver in ("franky", "xarm") and not self.robot_ip:
             raise ValueError(f"driver:={self.driver} needs the robot's address (robot_ip:=IP)")
         if self.driver == "dynamixel" and not self.port:
             raise ValueError(f"driver:={self.driver} needs the bus's serial device (port:=PATH)")
@@ -106,7 +106,8 @@ def describe(b: Bringup) -> list[NodeLaunch]:
     if b.driver:  # the arm's driver node, stopped last (after the controller has held it), or with the
         # controller's rank where the law runs inside it
         driver = {"robot": b.robot, "backend": b.driver, "controller": "in-driver" if b.law_in_driver else "external"}
-        driver.update({"host": b.robot_ip, "realtime": b.realtime} if b.driver == "franky" else {"port": b.port})
+        driver.update({"franky": {"host": b.robot_ip, "realtime": b.realtime}, "xarm": {"host": b.robot_ip},
+                       "dynamixel": {"port": b.port}}[b.driver])
         nodes.append(NodeLaunch("driver", "polyarm_drivers", "driver", CONFIG_DIR / "driver.yaml", driver,
                                 stop_rank=2 if b.law_in_driver else 3))
     if not b.law_in_driver:

@@ -140,7 +140,7 @@ def add_bringup_arguments(parser: argparse.ArgumentParser, checkpoint_required: 
     parser.add_argument("--no-camera", action="store_true", help="do not render or publish the sim camera")
     parser.add_argument("--namespace", default="")
     parser.add_argument("--driver", choices=[d for d in DRIVERS if d], default="", help="with --sim none: the arm's driver node")
-    parser.add_argument("--robot-ip", default="", help="franky: the robot's address")
+    parser.add_argument("--robot-ip", default="", help="franky, xarm: the robot's address")
     parser.add_argument("--port", default="", help="dynamixel: the bus's serial device")
     parser.add_argument("--realtime", choices=["enforce", "ignore"], default="enforce",
                         help="franky: require a real-time kernel (ignore for franky-sim)")

@@ -16,6 +16,8 @@ DRIVERS = {
     "franky": "polyarm_drivers.franky_driver:franky_driver",
     # a WidowX 250 on its Dynamixel bus over dynamixel-sdk; `polyarm fake-robot --robot wx250s` is a bus to try it on
     "dynamixel": "polyarm_drivers.dynamixel_driver:dynamixel_driver",
+    # a UFACTORY xArm 7 over xarm-python-sdk; `polyarm fake-robot --robot xarm7` is a controller to try it on
+    "xarm": "polyarm_drivers.xarm_driver:xarm_driver",
 }
 CAMERAS: dict[str, str] = {}  # the sim's scene camera (sim_bridge.devices.SceneCamera) runs inside `polyarm sim`
 TELEOP_DEVICES: dict[str, str] = {}

@@ -61,6 +61,11 @@ class RobotProfile:
     # commanded as its master) or "gripper"; "gripper_angles" (servo rad of a closed and an open gripper);
     # "profile_velocity" (rad/s) and "profile_acceleration" (rad/s^2) of the servos' own trajectory.
     servo_bus: dict = field(default_factory=dict)
+    # A UFACTORY arm's controller, as the SDK sees it: "version" (the controller's version string: axes, arm
+    # type, arm and control box serial numbers, firmware), "serial_number", "max_joint_acceleration" (rad/s^2)
+    # of the firmware's joint moves (the speed limits are the MJCF's), "gripper_pulses" (the xArm
+    # Gripper's open position; 0 is closed).
+    xarm_controller: dict = field(default_factory=dict)
 
     @property
     def mjcf_path(self) -> Path:
@@ -142,6 +147,8 @@ ROBOTS: dict[str, RobotProfile] = {
         controller_gains=_SERVO_ARM_GAINS,
         camera_view=((1.5, 0.6, 1.5), (0.3, 0.0, 0.1)),
         task_layout={"objects": (0.45, 0.0), "tray": (0.45, 0.2), "tray_objects": (0.45, -0.08), "cabinet": (0.6, 0.0)},
+        xarm_controller={"version": "7,7,XI1304000000,AC1300000000,v2.5.0", "serial_number": "XI1304000000",
+                         "max_joint_acceleration": 20.0, "gripper_pulses": 850},
     ),
     "wx250s": RobotProfile(
         name="wx250s",

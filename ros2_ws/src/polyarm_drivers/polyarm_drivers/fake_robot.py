@@ -5,7 +5,10 @@ The Panda's is franky-sim, started as it ships: libfranka's own protocol served 
 robot server on TCP 1337, the gripper on 1338, state and commands over UDP). Connect with
 `polyarm driver --robot panda --backend franky --host HOST --realtime ignore`. The WidowX's is the
 project's simulated Dynamixel bus (sim_bridge.dynamixel_bus) on a pseudo-terminal, with the MuJoCo arm behind
-it: `polyarm driver --robot wx250s --backend dynamixel --port PATH`.
+it: `polyarm driver --robot wx250s --backend dynamixel --port PATH`. The xArm 7's is the project's simulated
+xArm controller (sim_bridge.xarm_controller): the SDK's command protocol on TCP 502 of --host (binding 502
+needs root; --uds serves the controller's Unix socket instead) and the report streams on 30001-30003, with
+the MuJoCo arm behind it: `polyarm driver --robot xarm7 --backend xarm --host HOST`.
 """
 
 from __future__ import annotations
@@ -15,18 +18,23 @@ import os
 import sys
 from pathlib import Path
 
-FAKES = {"panda": "franky-sim", "wx250s": "sim_bridge.dynamixel_bus", "wx250": "sim_bridge.dynamixel_bus"}
+FAKES = {"panda": "franky-sim", "wx250s": "sim_bridge.dynamixel_bus", "wx250": "sim_bridge.dynamixel_bus",
+         "xarm7": "sim_bridge.xarm_controller"}
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="polyarm fake-robot", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--robot", required=True, choices=sorted(FAKES))
-    parser.add_argument("--host", default="127.0.0.1", help="panda: the loopback address to serve on")
-    parser.add_argument("--port", help="wx250s, wx250: also link this path to the bus's device (e.g. /tmp/ttyDXL)")
+    parser.add_argument("--host", default="127.0.0.1", help="panda, xarm7: the loopback address to serve on")
+    parser.add_argument("--port", help="wx250s, wx250: also link this path to the bus's device (e.g. /tmp/ttyDXL); "
+                                       "xarm7: the command port (default 502, the SDK's)")
+    parser.add_argument("--uds", action="store_true", help="xarm7: also serve /tmp/xarmcontroller_uds_502 (no root needed)")
     args = parser.parse_args(argv)
-    if FAKES[args.robot].startswith("sim_bridge."):  # the Dynamixel bus: the project's own, in its own process
+    if FAKES[args.robot].startswith("sim_bridge."):  # the project's own fakes, each in its own process
         command = [sys.executable, "-m", FAKES[args.robot], "--robot", args.robot]
+        if args.robot == "xarm7":
+            command += ["--host", args.host] + (["--uds"] if args.uds else [])
         os.execv(sys.executable, command + (["--port", args.port] if args.port else []))
     program = Path(sys.executable).with_name(FAKES[args.robot])
     if not program.exists():

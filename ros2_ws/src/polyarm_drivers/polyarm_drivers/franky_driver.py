@@ -28,6 +28,7 @@ width it started from.
 
 from __future__ import annotations
 
+import sys
 import threading
 import time
 
@@ -38,6 +39,7 @@ GRIPPER_SPEED = 0.1  # m/s
 GRASP_FORCE = 20.0  # N
 GRIPPER_POLL_S = 0.02
 STATE_POLL_S = 0.0002  # in-loop: how often to look for the robot's next millisecond
+SWITCH_INTERVAL_S = 0.0005  # in-loop: how long another Python thread may keep the GIL from the loop thread
 HOME_SPEED = 0.2  # of the robot's joint velocity, acceleration and jerk limits: a slow, predictable move
 
 PARAMETERS = {  # name: (default, description): the driver node declares these as ROS parameters
@@ -192,6 +194,9 @@ class FrankyDriver(RobotDriver):
                 self._start_motion(np.zeros(self.robot.dof))
             self._command_time = time.monotonic()
             if self._loop_thread is None:
+                # Python hands the GIL over every 5 ms by default: one busy thread (the ROS executor's) could
+                # keep the loop from five torques in a row. Every 0.5 ms instead.
+                sys.setswitchinterval(min(sys.getswitchinterval(), SWITCH_INTERVAL_S))
                 self._loop_thread = threading.Thread(target=self._run_loop, name="in-loop", daemon=True)
                 self._loop_thread.start()
 

@@ -22,7 +22,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--controller", choices=["external", "in-driver"],
                         help="external (default): a controller node sends joint_commands; in-driver: the OSC law runs "
                              "in the driver's own real-time loop (franky's 1 kHz)")
-    parser.add_argument("--host", help="franky: the robot's FCI address")
+    parser.add_argument("--host", help="franky: the robot's FCI address; xarm: the controller's address")
     parser.add_argument("--port", help="dynamixel: the bus's serial device (default /dev/ttyDXL)")
     parser.add_argument("--baud", type=int, help="dynamixel: the bus's baud rate (default 1000000)")
     parser.add_argument("--realtime", choices=["enforce", "ignore"], help="franky: require a real-time kernel (default enforce)")
