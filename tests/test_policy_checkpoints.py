@@ -133,3 +133,23 @@ def test_evaluation_in_the_sim_env_is_repeatable_for_the_same_seeds(tmp_path):
     done = subprocess.run([sys.executable, "-m", "polyarm.cli", "evaluate", "--checkpoint", str(tmp_path / "bc.pt"),
                            "--task", "open_drawer", "--robot", "wx250", "--episodes", "1"], capture_output=True, text=True, timeout=300)
     assert done.returncode == 2 and "the wx250 cannot do open_drawer" in done.stderr
+
+
+@pytest.mark.parametrize("robot", ["panda", "xarm7", "wx250s"])
+def test_the_checkpoint_hemisphere_is_the_one_the_data_was_collected_in(robot):
+    """The state quaternion's sign: the env that records data and the checkpoint that evaluates must pick the
+    same one. The xArm 7's home orientation (TCP straight down) has w = 0; when the env took its hemisphere from
+    the measured TCP and the checkpoint from the home keyframe's forward kinematics, the two came out with
+    opposite signs, every quaternion the policy saw was negated, and BC scored 0% on the xArm (docs/benchmarks.md)."""
+    from polyarm_core.policy_core import PolicyCore
+    from polyarm_description import get_robot
+    from polyarm_learning.recipes import neutral_quaternion
+    from sim_bridge.envs import PolyarmEnv
+
+    env = PolyarmEnv(robot=robot, task="press_button", image_size=0)
+    observation, _ = env.reset(seed=0)
+    core = PolicyCore.for_robot(get_robot(robot), 0, 0.05, 0.2, neutral_quaternion(robot))
+    evaluated = core.observe_adapter.state(env.reading.tcp_position, env.reading.tcp_quaternion,
+                                           env.reading.gripper_opening)
+    np.testing.assert_allclose(observation["state"], evaluated, atol=1e-6)
+    env.close()

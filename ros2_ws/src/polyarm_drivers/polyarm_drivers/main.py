@@ -26,6 +26,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--port", help="dynamixel: the bus's serial device (default /dev/ttyDXL)")
     parser.add_argument("--baud", type=int, help="dynamixel: the bus's baud rate (default 1000000)")
     parser.add_argument("--realtime", choices=["enforce", "ignore"], help="franky: require a real-time kernel (default enforce)")
+    parser.add_argument("--uds", action="store_true", default=None,
+                        help="xarm: connect through the controller's Unix socket (on its box, or polyarm fake-robot --uds)")
     args = parser.parse_args(own)
     configure_ros_environment()
 
@@ -34,7 +36,7 @@ def main(argv: list[str] | None = None) -> int:
 
         given = {"robot": args.robot, "backend": args.backend, "joint_state_rate": args.joint_state_rate,
                  "controller": args.controller, "host": args.host, "realtime": args.realtime,
-                 "port": args.port, "baud": args.baud}
+                 "port": args.port, "baud": args.baud, "uds": args.uds}
         return DriverNode(parameter_overrides(given))
 
     failed = []

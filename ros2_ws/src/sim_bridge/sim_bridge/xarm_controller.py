@@ -397,7 +397,12 @@ class XArmControllerServer:
         self.firmware.start()
         self._running = True
         for port in (self.port, *self.reports):
-            self._listen(socket.socket(socket.AF_INET, socket.SOCK_STREAM), (self.host, port), port)
+            try:
+                self._listen(socket.socket(socket.AF_INET, socket.SOCK_STREAM), (self.host, port), port)
+            except PermissionError:
+                if not self.uds:
+                    raise
+                print(f"fake xArm: TCP {port} needs root: the Unix socket only", file=sys.stderr)
             if self.uds:
                 path = f"/tmp/xarmcontroller_uds_{502 if port == self.port else port}"
                 if os.path.exists(path):
