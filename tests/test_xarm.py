@@ -197,21 +197,24 @@ def test_the_xarm_driver_node_conforms_against_polyarm_fake_robot(fake_xarm_proc
 
 
 @pytest.mark.ros
-def test_polyarm_up_on_the_fake_xarm_steps_holds_on_estop_and_stops_when_the_controller_dies(
+def test_polyarm_up_on_the_fake_xarm_steps_holds_on_estop_recovers_and_stops_when_the_controller_dies(
         fake_xarm_process, node, tmp_path):
     """`polyarm up --robot xarm7 --sim none --driver xarm`: a 5 cm + 15 degree step settles within 3 mm and 1
-    degree in 1.5 s; on e-stop the arm holds; killing the controller mid-motion ends the driver with the lost
-    connection named, and polyarm up stops the graph."""
+    degree in 1.5 s; on e-stop the arm holds; a servo jump raises the firmware's error 24, named in
+    /diagnostics, and driver/recover brings tracking back; killing the controller mid-motion ends the
+    driver with the lost connection named, and polyarm up stops the graph."""
     import signal
     import subprocess
     import sys
 
     from conftest import Collector, spin_for, spin_until
+    from diagnostic_msgs.msg import DiagnosticArray
     from geometry_msgs.msg import PoseStamped
     from polyarm_common import conversions as conv
     from polyarm_common.qos import COMMAND, STATE
     from polyarm_core.rotations import angle_between, matrix_to_quat, quat_to_matrix
     from real_arm_graph import hold_target, trigger
+    from sensor_msgs.msg import JointState
 
     host, fake = fake_xarm_process
     log_path = tmp_path / "up.log"
@@ -243,6 +246,24 @@ def test_polyarm_up_on_the_fake_xarm_steps_holds_on_estop_and_stops_when_the_con
         assert np.linalg.norm(conv.pose_arrays(poses.last)[0] - held) < 1e-3, "e-stop: the arm holds"
         assert np.linalg.norm(held - goal) < 5e-3, "and it held where it was, not at the new target"
         assert trigger(node, "controller/resume").success
+
+        # a servo jump the firmware refuses: error 24 named in /diagnostics, then driver/recover, and tracking again
+        states = Collector(node, JointState, "joint_states", STATE)
+        diagnostics = Collector(node, DiagnosticArray, "/diagnostics", STATE)
+        spin_until(node, lambda: states.last is not None, 10, "joint_states")
+        robot = get_robot("xarm7")
+        jump = np.array(states.last.position[:robot.dof]) + np.eye(robot.dof)[0] * 0.5
+        node.create_publisher(JointState, "joint_commands", COMMAND).publish(
+            JointState(name=list(robot.arm_joints), position=jump.tolist()))
+
+        def reported(text):
+            return any(text in v.value for m in diagnostics.messages for st in m.status for v in st.values)
+
+        spin_until(node, lambda: reported("error 24: Speed Exceeds Limit"), 10, "error 24 in /diagnostics")
+        recovered = trigger(node, "driver/recover")
+        assert recovered.success and "error 24" in recovered.message, recovered.message
+        hold_target(node, targets, goal, quaternion, 1.5)
+        assert np.linalg.norm(conv.pose_arrays(poses.last)[0] - goal) < 3e-3, "tracking again after driver/recover"
 
         mid = len(poses.messages)
         hold_target(node, targets, start, quaternion, 0.3)  # moving back ...

@@ -33,7 +33,8 @@ from polyarm_drivers import dynamixel_table as T
 
 STATE_ADDRESS, STATE_SIZE = T.ADDRESS["present_current"], 10  # current 2, velocity 4, position 4
 ERROR_CHECK_S = 1.0
-PING_ATTEMPTS = 3  # tries of a ping or a configuration write before a servo counts as silent
+PING_ATTEMPTS = 5  # tries of a ping or a configuration write before a servo counts as silent
+RETRY_PAUSE_S = 0.02  # between them: a busy host's bus process gets a moment to catch up
 BUS_WAIT_S = 3.0
 HOME_SPEED = 0.5  # rad/s of each servo's profile while homing
 
@@ -113,6 +114,7 @@ class DynamixelDriver(RobotDriver):
                 number, result, _ = self.packets.ping(self.port, dxl_id)
                 if result == 0:
                     break
+                time.sleep(RETRY_PAUSE_S)
             if result != 0:
                 problems.append(f"{name} (ID {dxl_id}) does not answer")
             elif number != T.MODEL_NUMBERS[model]:
@@ -141,6 +143,7 @@ class DynamixelDriver(RobotDriver):
                                                      int(value) % (1 << (8 * T.SIZE[field])))
             if result == 0:
                 break
+            time.sleep(RETRY_PAUSE_S)
         if result != 0 or (error & 0x7F):
             reason = self.packets.getTxRxResult(result) if result != 0 else self.packets.getRxPacketError(error)
             raise DriverError(f"writing {field} of {self.name_of[dxl_id]} (ID {dxl_id}) failed: {reason}")

@@ -88,7 +88,7 @@ class DriverNode(Node):
             self.create_service(Trigger, "driver/home", self._on_home)
             self._last_target = -float("inf")  # when a target last arrived: a policy or teleop is running
             self.create_subscription(PoseStamped, "controller/target_pose", self._on_target, COMMAND)
-            self._resume_client = None if self.in_driver else self.create_client(Trigger, "controller/resume")
+        self._resume_client = None if self.in_driver else self.create_client(Trigger, "controller/resume")
         if self.in_driver:
             self._start_controller()
         self._running = True
@@ -135,6 +135,8 @@ class DriverNode(Node):
         response.message = self.driver.recover()
         response.success = response.message.startswith("recovered")
         self.get_logger().warn(f"driver/recover: {response.message}")
+        if response.success and not self.in_driver:
+            self._resume_controller()  # its targets ran on while the arm stood: start again from where it is
         return response
 
     def _on_reboot(self, request, response):
@@ -174,7 +176,7 @@ class DriverNode(Node):
                 f"({self.driver.diagnostics().get('last_error') or 'no error reported'})")
         except CommandRefused as err:
             response.success, response.message = False, str(err)
-        self._resume_after_home()
+        self._resume_controller()
         self.get_logger().warn(f"driver/home: {response.message}")
         return response
 
@@ -189,8 +191,9 @@ class DriverNode(Node):
             time.sleep(0.1)
         return False
 
-    def _resume_after_home(self) -> None:
-        """The controller continues from the pose the arm is in now, not the one it held before."""
+    def _resume_controller(self) -> None:
+        """After homing or a recovery: the controller continues from the pose the arm is in now, not the one
+        it held before."""
         if self.in_driver:
             try:
                 self._law.resume()

@@ -14,7 +14,9 @@ is enabled, servo mode (1) set and the state set to 0, and the gripper enabled. 
   never waits on the network), and `write()` asks at once when a reply says an error stands.
 - the gripper: one worker thread owns the gripper calls (each is a Modbus round trip through the
   controller): the newest opening as a position in pulses, and the measured position between commands.
-- `recover()`: clean the error and warning, enable motion, servo mode, state 0 (driver/recover).
+- `recover()`: clean the error and warning, enable motion, servo mode, state 0 (driver/recover); then
+  targets farther than RESYNC_RAD from the arm are refused until the controller resumes from its pose
+  (the driver node asks it to), since the targets it kept computing while the arm stood would fault again.
 - `home(q)`: position mode (0) and a slow `set_servo_angle` to q, then servo mode again.
 """
 
@@ -33,6 +35,7 @@ READY_TIMEOUT_S = 3.0
 GRIPPER_POLL_S = 0.1
 GRIPPER_SPEED = 3000  # pulses/s: the xArm Gripper's own speed unit
 HOME_SPEED, HOME_ACCELERATION = 0.35, 2.0  # rad/s, rad/s^2: a slow, predictable move
+RESYNC_RAD = 0.05  # after a recovery, targets farther than this from the arm wait for the controller to resume
 
 PARAMETERS = {  # name: (default, description): the driver node declares these as ROS parameters
     "host": ("", "the xArm controller's address (polyarm fake-robot --robot xarm7: 127.0.0.1)"),
@@ -72,6 +75,7 @@ class XArmDriver(RobotDriver):
         self._gripper_request: float | None = None
         self._gripper_wake = threading.Event()
         self._homing = False
+        self._resync = False  # after a recovery: until a target near the arm arrives
         self._running = False
 
     # ------------------------------------------------------------- connection
@@ -179,6 +183,10 @@ class XArmDriver(RobotDriver):
         positions = validate_command(self.robot, names, values, self._limits.lower, self._limits.upper)
         if not self.arm.connected:
             raise CommandRefused(f"lost the connection to the xArm controller at {self.host}")
+        if self._resync:  # the controller's targets ran on while the arm stood; the firmware would fault again
+            if np.abs(positions - self._report[2]).max() > RESYNC_RAD:
+                raise CommandRefused("recovered: waiting for a target near the arm's pose (controller/resume)")
+            self._resync = False
         code = self.arm.set_servo_angle_j([float(q) for q in positions], is_radian=True)
         if code != 0:
             self._check_errors()
@@ -235,6 +243,7 @@ class XArmDriver(RobotDriver):
         if message or self.error_code:
             return f"recovery failed: {message or describe_code(self.error_code)}"
         self.last_error = ""
+        self._resync = True
         return f"recovered from {before}: servo mode, ready"
 
     def home(self, q_home) -> None:
