@@ -21,7 +21,7 @@ import time
 
 import numpy as np
 from polyarm_description import get_robot
-from servo_step import step_over_driver, step_over_sim
+from servo_step import print_step_table, step_over_driver, step_over_sim
 from sim_bridge.dynamixel_bus import DynamixelBus, PtyBus
 
 
@@ -75,10 +75,7 @@ def main() -> int:
           f"{f['write_ms']:>15.3f} ms {f['write_ms'] / f['wire_write_ms']:>6.2f}")
     print(f"driver reads per second (one sync read each): {f['read_hz']:.0f} (p99 read {f['read_p99_ms']:.2f} ms); "
           f"joint_states are asked at 200 Hz")
-    print(f"\n{'5 cm step':<34} {'0.5 s':>8} {'1.5 s':>8} {'overshoot':>10} {'to 90%':>8}")
-    for name, r in (("Dynamixel driver + fake bus", over_driver), ("MuJoCo sim (ControlledSim), peer", over_sim)):
-        print(f"{name:<34} {r['error_0.5']:>5.2f} mm {r['error_1.5']:>5.2f} mm {r['overshoot']:>7.2f} mm {r['rise_90']:>6.2f} s")
-    print(f"ratio of the rise times (driver / sim): {over_driver['rise_90'] / over_sim['rise_90']:.2f}")
+    print_step_table("Dynamixel driver + fake bus", over_driver, over_sim)
     return 0
 
 

@@ -1,14 +1,16 @@
-"""The xArm 7 over UFACTORY's protocol: the SDK's round trips, the real-time report's rate and jitter, and a
-step response through the driver and the simulated controller beside the same controller on the MuJoCo sim,
-in one run.
+"""The xArm 7 over UFACTORY's protocol: the SDK's round trips, the real-time report's rate and jitter, and a step
+response through the driver and the simulated controller beside the same controller on the MuJoCo sim, in one
+run.
 
     .venv/bin/python bench/bench_xarm.py      (as root: the SDK dials TCP 502)
 
-Round trips, through the unmodified xarm-python-sdk against sim_bridge.xarm_controller on a loopback
-address: a query (get_err_warn_code: request, reply) and a servo target (set_servo_angle_j), and command
-to report: a 2 mrad servo target on the last joint until the real-time report shows the joint 10% of the
-way there (0.2 mrad: the report period and the MuJoCo joint's own response included). Reports: the intervals between real-time reports (TCP 30003,
-sent at 100 Hz) as the driver receives them. Step: bench/servo_step.py, 5 cm forward.
+Round trips, through the unmodified xarm-python-sdk against sim_bridge.xarm_controller on a loopback address:
+a query (get_err_warn_code: request, reply) and a servo target (set_servo_angle_j), and command to report: a 2
+mrad servo target on the last joint until the real-time report shows the joint 10% of the way there (0.2 mrad:
+the report period and the MuJoCo joint's own response included). Reports: the intervals between real-time
+reports (TCP 30003, sent at 100 Hz) as the driver receives them, and `joint_states` from the driver node
+through ROS (each message stamped with the report it carries, so the distinct stamps are the new readings).
+Step: bench/servo_step.py, 5 cm forward.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ import time
 
 import numpy as np
 from polyarm_description import get_robot
-from servo_step import step_over_driver, step_over_sim
+from servo_step import print_step_table, step_over_driver, step_over_sim
 from sim_bridge.xarm_controller import XArmControllerServer
 
 
@@ -68,6 +70,37 @@ def report_intervals(driver, seconds: float = 5.0) -> dict:
     return {"hz": len(stamps) / seconds, "p50": np.percentile(dt, 50), "p99": np.percentile(dt, 99), "max": dt.max()}
 
 
+def joint_states_through_ros(host: str, seconds: float = 5.0) -> dict:
+    """`polyarm driver --backend xarm` in its own process; joint_states as a node in this one receives them."""
+    import subprocess
+
+    import rclpy
+    from polyarm_common.graph import Collector, spin_for, spin_until
+    from polyarm_common.processes import start_polyarm, stop
+    from polyarm_common.qos import STATE
+    from polyarm_common.ros_env import configure_ros_environment
+    from sensor_msgs.msg import JointState
+
+    configure_ros_environment()
+    rclpy.init()
+    node = rclpy.create_node("bench_xarm")
+    driver = start_polyarm("driver", "--robot", "xarm7", "--backend", "xarm", "--host", host,
+                           stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
+    try:
+        states = Collector(node, JointState, "joint_states", STATE)
+        spin_until(node, lambda: len(states.messages) > 50, 60, "joint_states from the xArm driver node")
+        states.clear()
+        spin_for(node, seconds)
+    finally:
+        stop(driver)
+        node.destroy_node()
+        rclpy.shutdown()
+    dt = 1e3 * np.diff(states.times)
+    fresh = len({(m.header.stamp.sec, m.header.stamp.nanosec) for m in states.messages})
+    return {"hz": states.rate_hz(), "p50": np.percentile(dt, 50), "p99": np.percentile(dt, 99), "max": dt.max(),
+            "fresh_hz": fresh / seconds}
+
+
 def main() -> int:
     from polyarm_drivers.xarm_driver import XArmDriver
 
@@ -87,18 +120,21 @@ def main() -> int:
         over_driver = step_over_driver(driver)
     finally:
         driver.close()
+    try:
+        ros = joint_states_through_ros(host)
+    finally:
         server.close()
     over_sim = step_over_sim(robot)
     print(f"\n{'xArm SDK against the fake controller':<42} {'p50':>9} {'p99':>9}")
     for name, key in (("query round trip (get_err_warn_code)", "query"), ("servo target (set_servo_angle_j)", "servo"),
                       ("command to report showing it (10%)", "reflect")):
         print(f"{name:<42} {trips[key][0]:>6.2f} ms {trips[key][1]:>6.2f} ms")
-    print(f"real-time reports: {reports['hz']:.1f} Hz, interval p50 {reports['p50']:.2f} ms, p99 {reports['p99']:.2f} ms, "
-          f"max {reports['max']:.2f} ms (joint_states at 200 Hz repeat the newest)")
-    print(f"\n{'5 cm step':<34} {'0.5 s':>8} {'1.5 s':>8} {'overshoot':>10} {'to 90%':>8}")
-    for name, r in (("xArm driver + fake controller", over_driver), ("MuJoCo sim (ControlledSim), peer", over_sim)):
-        print(f"{name:<34} {r['error_0.5']:>5.2f} mm {r['error_1.5']:>5.2f} mm {r['overshoot']:>7.2f} mm {r['rise_90']:>6.2f} s")
-    print(f"ratio of the rise times (driver / sim): {over_driver['rise_90'] / over_sim['rise_90']:.2f}")
+    print(f"real-time reports: {reports['hz']:.1f} Hz, interval p50 {reports['p50']:.2f} ms, "
+          f"p99 {reports['p99']:.2f} ms, max {reports['max']:.2f} ms")
+    print(f"joint_states through ROS (the driver node, asked for 200 Hz): {ros['hz']:.1f} Hz, interval p50 "
+          f"{ros['p50']:.2f} ms, p99 {ros['p99']:.2f} ms, max {ros['max']:.2f} ms; "
+          f"new readings {ros['fresh_hz']:.1f} Hz")
+    print_step_table("xArm driver + fake controller", over_driver, over_sim)
     return 0
 
 

@@ -53,3 +53,10 @@ def step_figures(log, goal) -> dict:
     rise = next(s for s, p in log if np.linalg.norm(p - goal) < 0.1 * np.linalg.norm(STEP))
     return {"error_0.5": 1e3 * np.linalg.norm(at(0.5) - goal), "error_1.5": 1e3 * np.linalg.norm(at(1.5) - goal),
             "overshoot": 1e3 * max(0.0, along), "rise_90": rise}
+
+
+def print_step_table(driver_name: str, over_driver: dict, over_sim: dict) -> None:
+    print(f"\n{'5 cm step':<34} {'0.5 s':>8} {'1.5 s':>8} {'overshoot':>10} {'to 90%':>8}")
+    for name, r in ((driver_name, over_driver), ("MuJoCo sim (ControlledSim), peer", over_sim)):
+        print(f"{name:<34} {r['error_0.5']:>5.2f} mm {r['error_1.5']:>5.2f} mm {r['overshoot']:>7.2f} mm {r['rise_90']:>6.2f} s")
+    print(f"ratio of the rise times (driver / sim): {over_driver['rise_90'] / over_sim['rise_90']:.2f}")

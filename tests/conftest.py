@@ -160,17 +160,46 @@ def wx250s_reach_bc_run(tmp_path_factory) -> Path:
 FRANKY_SIM = Path(sys.executable).with_name("franky-sim")
 
 
-def start_franky_sim(log_path: Path) -> tuple[subprocess.Popen, str]:
-    """franky-sim on an address of its own in 127.0.0.0/8, so parallel runs never meet; ready when it says so."""
-    host = f"127.0.{random.SystemRandom().randint(1, 250)}.{random.SystemRandom().randint(2, 250)}"
-    log = open(log_path, "w")
-    proc = subprocess.Popen([str(FRANKY_SIM), "-s", "mujoco", "--hostname", host], stdout=log, stderr=subprocess.STDOUT,
-                            start_new_session=True)
-    deadline = time.monotonic() + 60
-    while "Connect to the server" not in log_path.read_text():
+def private_loopback() -> str:
+    """An address of its own in 127.0.0.0/8 for a robot simulator, so parallel runs never meet."""
+    return f"127.0.{random.SystemRandom().randint(1, 250)}.{random.SystemRandom().randint(2, 250)}"
+
+
+def can_serve_port(port: int) -> bool:
+    """Whether this user may listen on `port` (below 1024 needs root: the xArm SDK dials 502)."""
+    import socket
+
+    with socket.socket() as probe:
+        try:
+            probe.bind((private_loopback(), port))
+            return True
+        except PermissionError:
+            return False
+
+
+def wait_until_ready(proc: subprocess.Popen, log_path: Path, ready: str, timeout: float = 60.0) -> None:
+    """Until the process's log says `ready` (it failing, or the time running out, fails with its log)."""
+    deadline = time.monotonic() + timeout
+    while ready not in log_path.read_text():
         assert proc.poll() is None and time.monotonic() < deadline, log_path.read_text()
         time.sleep(0.1)
+
+
+def start_franky_sim(log_path: Path) -> tuple[subprocess.Popen, str]:
+    """franky-sim on an address of its own; ready when it says so."""
+    host = private_loopback()
+    proc = subprocess.Popen([str(FRANKY_SIM), "-s", "mujoco", "--hostname", host], stdout=open(log_path, "w"),
+                            stderr=subprocess.STDOUT, start_new_session=True)
+    wait_until_ready(proc, log_path, "Connect to the server")
     return proc, host
+
+
+def start_fake_robot(log_path: Path, robot: str, *args: str, ready: str) -> subprocess.Popen:
+    """`polyarm fake-robot --robot ROBOT ARGS` in its own process (faults go to its stdin), once its log says `ready`."""
+    proc = start_polyarm("fake-robot", "--robot", robot, *args, stdin=subprocess.PIPE, stdout=open(log_path, "w"),
+                         stderr=subprocess.STDOUT, text=True)
+    wait_until_ready(proc, log_path, ready)
+    return proc
 
 
 @pytest.fixture

@@ -184,24 +184,13 @@ def test_a_shadow_commanded_apart_from_its_master_overloads_both(sdk):
 @pytest.fixture
 def fake_bus_process(tmp_path):
     """`polyarm fake-robot --robot wx250s --port TMP/ttyDXL` in its own process: (device link, process)."""
-    import subprocess
-    import sys
+    from conftest import start_fake_robot
+    from polyarm_common.processes import stop
 
     link = tmp_path / "ttyDXL"
-    log_path = tmp_path / "fake_bus.log"
-    log = open(log_path, "w")
-    proc = subprocess.Popen([sys.executable, "-m", "polyarm.cli", "fake-robot", "--robot", "wx250s", "--port", str(link)],
-                            stdin=subprocess.PIPE, stdout=log, stderr=subprocess.STDOUT, text=True)
-    deadline = time.monotonic() + 60
-    while "Dynamixel bus for the wx250s" not in log_path.read_text():
-        assert proc.poll() is None and time.monotonic() < deadline, log_path.read_text()
-        time.sleep(0.1)
+    proc = start_fake_robot(tmp_path / "fake_bus.log", "wx250s", "--port", str(link), ready="Dynamixel bus for the wx250s")
     yield link, proc
-    proc.send_signal(2)
-    try:
-        proc.wait(10)
-    except subprocess.TimeoutExpired:
-        proc.kill()
+    stop(proc)
 
 
 @pytest.mark.ros

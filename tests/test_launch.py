@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 from conftest import REPO, Collector, call_service, sourced_environment, spin_until
+from polyarm_common.processes import stop
 from real_arm_graph import hold_target
 
 LAUNCH_SOURCES = REPO.parent / "shared" / "ros2-launch-jazzy"
@@ -166,79 +167,55 @@ def test_ros2_launch_drives_the_panda_over_franky_with_the_law_in_the_driver(lau
     assert_every_process_finished_cleanly(log, ("driver",))
 
 
-def test_ros2_launch_drives_the_widowx_over_its_dynamixel_bus(launch, node, tmp_path):
-    """`ros2 launch ... robot:=wx250s sim:=none driver:=dynamixel port:=PATH` against `polyarm fake-robot`: the
-    driver and the controller node, a target reached, Ctrl-C stops both cleanly."""
-    import subprocess
-    import sys
-
+def reach_a_target_through_a_real_arm_graph(launch, node, *arguments: str) -> None:
+    """`ros2 launch ... sim:=none ARGUMENTS`: ee_pose comes from the driver and the controller node, a target
+    3 cm forward and 2 cm down is reached within 3 mm, and Ctrl-C stops both cleanly."""
     import numpy as np
     from geometry_msgs.msg import PoseStamped
     from polyarm_common import conversions as conv
     from polyarm_common.qos import COMMAND, STATE
 
+    graph = launch("sim:=none", *arguments, "camera:=false")
+    poses = Collector(node, PoseStamped, "/controller/ee_pose", STATE)
+    spin_until(node, lambda: len(poses.messages) > 20, STARTUP_S, f"ee_pose over the driver ({graph.log()})")
+    start, quaternion = conv.pose_arrays(poses.last)
+    goal = start + np.array([0.03, 0.0, -0.02])
+    targets = node.create_publisher(PoseStamped, "/controller/target_pose", COMMAND)
+    hold_target(node, targets, goal, quaternion, 2.5)
+    assert np.linalg.norm(conv.pose_arrays(poses.last)[0] - goal) < 3e-3, (conv.pose_arrays(poses.last)[0], goal)
+    os.killpg(graph.proc.pid, signal.SIGINT)
+    graph.wait(STOP_S)
+    log = graph.log()
+    assert graph.proc.returncode == 0, log
+    assert_every_process_finished_cleanly(log, ("driver", "controller"))
+
+
+def test_ros2_launch_drives_the_widowx_over_its_dynamixel_bus(launch, node, tmp_path):
+    """`ros2 launch ... robot:=wx250s sim:=none driver:=dynamixel port:=PATH` against `polyarm fake-robot`."""
+    from conftest import start_fake_robot
+
     link = tmp_path / "ttyDXL"
-    fake = subprocess.Popen([sys.executable, "-m", "polyarm.cli", "fake-robot", "--robot", "wx250s", "--port", str(link)],
-                            stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
+    fake = start_fake_robot(tmp_path / "fake_bus.log", "wx250s", "--port", str(link), ready="Dynamixel bus for the")
     try:
-        spin_until(node, lambda: link.exists(), 60, "the fake bus's device")
-        graph = launch("robot:=wx250s", "sim:=none", "driver:=dynamixel", f"port:={link}", "camera:=false")
-        poses = Collector(node, PoseStamped, "/controller/ee_pose", STATE)
-        spin_until(node, lambda: len(poses.messages) > 20, STARTUP_S, f"ee_pose over the Dynamixel driver ({graph.log()})")
-        start, quaternion = conv.pose_arrays(poses.last)
-        goal = start + np.array([0.03, 0.0, -0.02])
-        targets = node.create_publisher(PoseStamped, "/controller/target_pose", COMMAND)
-        hold_target(node, targets, goal, quaternion, 2.5)
-        assert np.linalg.norm(conv.pose_arrays(poses.last)[0] - goal) < 3e-3, (conv.pose_arrays(poses.last)[0], goal)
-        os.killpg(graph.proc.pid, signal.SIGINT)
-        graph.wait(STOP_S)
-        log = graph.log()
-        assert graph.proc.returncode == 0, log
-        assert_every_process_finished_cleanly(log, ("driver", "controller"))
+        reach_a_target_through_a_real_arm_graph(launch, node, "robot:=wx250s", "driver:=dynamixel", f"port:={link}")
     finally:
-        fake.send_signal(signal.SIGINT)
-        fake.wait(10)
+        stop(fake)
 
 
 def test_ros2_launch_drives_the_xarm_over_its_controller_protocol(launch, node, tmp_path):
     """`ros2 launch ... robot:=xarm7 sim:=none driver:=xarm robot_ip:=HOST` against `polyarm fake-robot` (TCP 502:
-    root, as CI runs): the driver and the controller node, a target reached, Ctrl-C stops both cleanly."""
-    import random
-    import socket
-
-    import numpy as np
-    from geometry_msgs.msg import PoseStamped
-    from polyarm_common import conversions as conv
-    from polyarm_common.qos import COMMAND, STATE
+    root, as CI runs)."""
+    from conftest import can_serve_port, private_loopback, start_fake_robot
 
     pytest.importorskip("xarm")
-    host = f"127.0.{random.SystemRandom().randint(1, 250)}.{random.SystemRandom().randint(2, 250)}"
-    with socket.socket() as probe:
-        try:
-            probe.bind((host, 502))
-        except PermissionError:
-            pytest.skip("the xArm SDK dials port 502, which needs root here")
-    log_path = tmp_path / "fake_xarm.log"
-    fake = subprocess.Popen([sys.executable, "-m", "polyarm.cli", "fake-robot", "--robot", "xarm7", "--host", host],
-                            stdin=subprocess.PIPE, stdout=open(log_path, "w"), stderr=subprocess.STDOUT)
+    if not can_serve_port(502):
+        pytest.skip("the xArm SDK dials port 502, which needs root here")
+    host = private_loopback()
+    fake = start_fake_robot(tmp_path / "fake_xarm.log", "xarm7", "--host", host, ready="xArm controller for the")
     try:
-        spin_until(node, lambda: "xArm controller for the xarm7" in log_path.read_text(), 60, "the fake controller")
-        graph = launch("robot:=xarm7", "sim:=none", "driver:=xarm", f"robot_ip:={host}", "camera:=false")
-        poses = Collector(node, PoseStamped, "/controller/ee_pose", STATE)
-        spin_until(node, lambda: len(poses.messages) > 20, STARTUP_S, f"ee_pose over the xArm driver ({graph.log()})")
-        start, quaternion = conv.pose_arrays(poses.last)
-        goal = start + np.array([0.03, 0.0, -0.02])
-        targets = node.create_publisher(PoseStamped, "/controller/target_pose", COMMAND)
-        hold_target(node, targets, goal, quaternion, 2.0)
-        assert np.linalg.norm(conv.pose_arrays(poses.last)[0] - goal) < 3e-3, (conv.pose_arrays(poses.last)[0], goal)
-        os.killpg(graph.proc.pid, signal.SIGINT)
-        graph.wait(STOP_S)
-        log = graph.log()
-        assert graph.proc.returncode == 0, log
-        assert_every_process_finished_cleanly(log, ("driver", "controller"))
+        reach_a_target_through_a_real_arm_graph(launch, node, "robot:=xarm7", "driver:=xarm", f"robot_ip:={host}")
     finally:
-        fake.send_signal(signal.SIGINT)
-        fake.wait(10)
+        stop(fake)
 
 
 def test_a_bad_launch_argument_is_named_without_a_traceback(launch):

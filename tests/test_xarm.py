@@ -4,13 +4,13 @@ over both. The SDK dials port 502, which needs root: each fake serves it on a lo
 
 from __future__ import annotations
 
-import random
-import socket
 import time
 
 import numpy as np
 import pytest
+from conftest import can_serve_port, private_loopback, start_fake_robot
 from driver_conformance import check_the_driver
+from polyarm_common.processes import stop
 from polyarm_core.driver import CommandRefused, DriverError
 from polyarm_core.registry import factory
 from polyarm_description import get_robot
@@ -18,20 +18,7 @@ from polyarm_description import get_robot
 xarm = pytest.importorskip("xarm")
 
 
-def private_host() -> str:
-    return f"127.0.{random.SystemRandom().randint(1, 250)}.{random.SystemRandom().randint(2, 250)}"
-
-
-def _can_bind_502() -> bool:
-    with socket.socket() as probe:
-        try:
-            probe.bind((private_host(), 502))
-            return True
-        except PermissionError:
-            return False
-
-
-pytestmark = pytest.mark.skipif(not _can_bind_502(), reason="the SDK dials port 502, which needs root here")
+pytestmark = pytest.mark.skipif(not can_serve_port(502), reason="the SDK dials port 502, which needs root here")
 
 
 @pytest.fixture
@@ -39,7 +26,7 @@ def fake_xarm():
     """A simulated controller served in this process: (server, host)."""
     from sim_bridge.xarm_controller import XArmControllerServer
 
-    host = private_host()
+    host = private_loopback()
     server = XArmControllerServer("xarm7", host)
     server.start()
     yield server, host
@@ -167,25 +154,10 @@ def test_an_unreachable_controller_and_an_error_at_start_are_named(fake_xarm):
 @pytest.fixture
 def fake_xarm_process(tmp_path):
     """`polyarm fake-robot --robot xarm7 --host HOST` in its own process: (host, process)."""
-    import subprocess
-    import sys
-
-    host = private_host()
-    log_path = tmp_path / "fake_xarm.log"
-    log = open(log_path, "w")
-    proc = subprocess.Popen([sys.executable, "-m", "polyarm.cli", "fake-robot", "--robot", "xarm7", "--host", host],
-                            stdin=subprocess.PIPE, stdout=log, stderr=subprocess.STDOUT, text=True)
-    deadline = time.monotonic() + 60
-    while "xArm controller for the xarm7" not in log_path.read_text():
-        assert proc.poll() is None and time.monotonic() < deadline, log_path.read_text()
-        time.sleep(0.1)
+    host = private_loopback()
+    proc = start_fake_robot(tmp_path / "fake_xarm.log", "xarm7", "--host", host, ready="xArm controller for the xarm7")
     yield host, proc
-    if proc.poll() is None:
-        proc.send_signal(2)
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+    stop(proc)
 
 
 @pytest.mark.ros
@@ -235,7 +207,8 @@ def test_polyarm_up_on_the_fake_xarm_steps_holds_on_estop_recovers_and_stops_whe
         position, reached = conv.pose_arrays(poses.last)
         error_mm = 1e3 * np.linalg.norm(position - goal)
         error_deg = np.degrees(angle_between(goal_R, quat_to_matrix(reached)))
-        print(f"xarm7 over the fake controller: {error_mm:.2f} mm, {error_deg:.2f} deg from a 5 cm + 15 deg step at 1.5 s")
+        print(f"xarm7 over the fake controller: {error_mm:.2f} mm, {error_deg:.2f} deg from a 5 cm + 15 deg step "
+              "at 1.5 s")
         assert error_mm < 3.0 and error_deg < 1.0, (error_mm, error_deg)
 
         assert trigger(node, "controller/stop").success
@@ -303,7 +276,8 @@ def test_when_the_driver_dies_mid_motion_the_arm_holds_its_last_target(fake_xarm
         commands = node.create_publisher(JointState, "joint_commands", COMMAND)
         start = np.array(states.last.position[:robot.dof])
         for i in range(1, 41):  # joint 1 at 1 rad/s
-            commands.publish(JointState(name=list(robot.arm_joints), position=(start + np.eye(7)[0] * 0.01 * i).tolist()))
+            target = start + np.eye(robot.dof)[0] * 0.01 * i
+            commands.publish(JointState(name=list(robot.arm_joints), position=target.tolist()))
             spin_for(node, 0.01)
         assert abs(observer.angles[0] - start[0]) > 0.1, "the arm is moving"
         driver.kill()  # no goodbye: as a crash or a pulled cable would leave it

@@ -70,7 +70,7 @@ class FrankyDriver(RobotDriver):
         self._gripper_target = None  # "grasp" or a width (m): the newest command
         self._gripper_request = None  # the command the gripper worker has still to run
         self._gripper_wake = threading.Event()
-        self._cycle = threading.local()  # the state of the running millisecond, in franky's control thread
+        self._cycle = threading.local()  # the state of the millisecond being ticked, in the in-loop thread
         self._tick = None  # in-loop: what runs every cycle
         self._loop_thread = None  # in-loop: the thread that runs it (None when none runs)
         self._missed = 0  # in-loop: robot milliseconds that went by without a tick

@@ -10,10 +10,11 @@ runs inside that loop through ControlLoop, and this node carries the controller'
 graph is the same as with a controller node. Its parameters are the controller's, with the robot's
 torque-loop gains and the driver's loop rate as defaults.
 
-Services: driver/recover (the robot's error recovery, only when the operator asks), driver/reboot and
-driver/torque (a servo bus: reboot the faulted servos; torque on or off, std_srvs/SetBool) and driver/home (a
-slow joint-space move to the profile's home pose, gripper open, refused while targets arrive on
-controller/target_pose: a policy or teleop is running), where the driver has them.
+Services, where the driver has them: driver/recover (the robot's error recovery, only when the operator
+asks; the controller then resumes from the arm's pose), driver/reboot and driver/torque (a servo bus:
+reboot the faulted servos; torque on or off, std_srvs/SetBool) and driver/home (a slow joint-space move
+to the profile's home pose, gripper open, refused while targets arrive on controller/target_pose: a
+policy or teleop is running).
 """
 
 from __future__ import annotations

@@ -15,9 +15,10 @@ xarm/core/wrapper/uxbus_cmd_tcp.py and xarm/x3/base.py):
   moves before `motion_enable` and `set_state(0)`; `set_mode` takes effect at the next `set_state(0)`;
   in servo mode (1) each `set_servo_angle_j` target is followed at once, and a target that would need a
   joint faster than twice its speed limit (the MJCF's) over the time since the last target (10-50 ms)
-  raises controller error 24 (Speed Exceeds Limit) and stops the arm; an error stands until `clean_error`, then `motion_enable` and `set_state(0)` again; in
-  position mode (0) `set_servo_angle` runs a trapezoidal joint move at the asked speed and acceleration
-  (state 1 while it runs); when the servo stream stops, the arm holds the last target.
+  raises controller error 24 (Speed Exceeds Limit) and stops the arm; an error stands until
+  `clean_error`, then `motion_enable` and `set_state(0)` again; in position mode (0) `set_servo_angle`
+  runs a trapezoidal joint move at the asked speed and acceleration (state 1 while it runs); when the
+  servo stream stops, the arm holds the last target.
 - the xArm Gripper on the end-effector RS-485 bus (register 124, Modbus RTU to ID 8): enable, mode,
   speed, target and present position in pulses (0 closed .. 850 open), error code.
 Faults a lab sees, on standard input: `error CODE` (raise a controller error), `estop` (the emergency
@@ -372,7 +373,8 @@ class ReportServer:
             body += bytes([7, 7, 1, 7, 1, 1]) + b"\0" * 30  # arm type and axes, master and slave ids; version
             limits = fw.facts
             body += struct.pack("<5f", 0.0, 0.0, 50000.0, 0.0, 1000.0)  # TCP jerk, accelerations (mm/s^2), speeds
-            body += struct.pack("<5f", 0.0, 0.0, limits["max_joint_acceleration"], 0.0, float(np.min(fw.limits.velocity)))
+            joint_speed = float(np.min(fw.limits.velocity))
+            body += struct.pack("<5f", 0.0, 0.0, limits["max_joint_acceleration"], 0.0, joint_speed)
             body += struct.pack("<2f", 0.0, 0.0) + b"\0" * 16  # rotation limits; each servo's status and code
             body += bytes(7) + struct.pack("<8f", 0.0, *fw.qd) + struct.pack(">I", 0)  # temperatures, speeds, count
         return struct.pack(">I", 4 + len(body)) + body
@@ -472,7 +474,8 @@ def main(argv: list[str] | None = None) -> int:
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--robot", default="xarm7", choices=["xarm7"])
     parser.add_argument("--host", default="127.0.0.1", help="the address to serve on (any 127.x.y.z)")
-    parser.add_argument("--port", type=int, default=502, help="the command port (the SDK dials 502; binding it needs root)")
+    parser.add_argument("--port", type=int, default=502,
+                        help="the command port (the SDK dials 502; binding it needs root)")
     parser.add_argument("--uds", action="store_true", help="also serve /tmp/xarmcontroller_uds_502 (no root needed)")
     args = parser.parse_args(argv)
     sys.setswitchinterval(0.0005)  # the sockets answer beside the physics thread (as the Dynamixel bus does)
