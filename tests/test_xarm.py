@@ -111,6 +111,26 @@ def test_the_gripper_goes_to_a_position_in_pulses_and_reads_it_back(sdk):
         wait_for(lambda: abs(arm.get_gripper_position()[1] - pulses) < 15, 5.0, f"gripper at {pulses} pulses")
 
 
+def test_the_sdk_parses_the_rich_report_state_errors_and_motor_bits(fake_xarm):
+    """report_type="rich" (30002, 5 Hz): the SDK's own parser takes the state, the error code and the motors'
+    brake and enable bits from it (it drops a stream whose frame does not parse)."""
+    from xarm.wrapper import XArmAPI
+
+    server, host = fake_xarm
+    arm = XArmAPI(host, is_radian=True, do_not_open=True, report_type="rich", forbid_uds=True)
+    arm.connect()
+    try:
+        wait_for(lambda: arm.state == 4 and arm.motor_enable_states[:7] == [0] * 7, what="power-on: stopped, motors off")
+        assert arm.motion_enable(True) == 0 and arm.set_state(0) == 0
+        wait_for(lambda: arm.state == 2 and arm.motor_enable_states[:7] == [1] * 7, what="ready, motors on")
+        with server.firmware.lock:
+            server.firmware.raise_error(31)
+        wait_for(lambda: arm.error_code == 31 and arm.state == 4, what="error 31 from the report alone")
+        assert np.abs(np.array(arm.angles[:7]) - server.firmware.q).max() < 1e-4
+    finally:
+        arm.disconnect()
+
+
 @pytest.fixture
 def xarm_driver(fake_xarm):
     server, host = fake_xarm
