@@ -108,8 +108,9 @@ class XArmDriver(RobotDriver):
         arm = self.arm
         if self.warn_code:
             arm.clean_warn()
-        for step, code in (("motion_enable", arm.motion_enable(True)), ("set_mode(1)", arm.set_mode(1)),
-                           ("set_state(0)", arm.set_state(0))):
+        for step, call in (("motion_enable", lambda: arm.motion_enable(True)), ("set_mode(1)", lambda: arm.set_mode(1)),
+                           ("set_state(0)", lambda: arm.set_state(0))):
+            code = call()  # in order, stopping at the first that fails
             if code != 0:
                 return f"{step} failed with code {code} on the controller at {self.host}"
         deadline = time.monotonic() + READY_TIMEOUT_S
