@@ -16,8 +16,6 @@ from polyarm_core.registry import factory
 from polyarm_description import get_robot
 
 xarm = pytest.importorskip("xarm")
-
-
 pytestmark = pytest.mark.skipif(not can_serve_port(502), reason="the SDK dials port 502, which needs root here")
 
 
@@ -41,7 +39,16 @@ def sdk(fake_xarm):
     arm = XArmAPI(host, is_radian=True, do_not_open=True, report_type="real", forbid_uds=True)
     arm.connect()
     yield server.firmware, arm
+    disconnect(arm)
+
+
+def disconnect(arm) -> None:
+    """Disconnect an SDK client and wait for its report thread to end (it logs on its way out, and must not
+    outlive the test that made it)."""
     arm.disconnect()
+    thread = getattr(arm._arm, "_report_thread", None)
+    if thread is not None:
+        thread.join(timeout=3.0)
 
 
 def wait_for(condition, timeout: float = 3.0, what: str = "") -> None:
@@ -128,7 +135,7 @@ def test_the_sdk_parses_the_rich_report_state_errors_and_motor_bits(fake_xarm):
         wait_for(lambda: arm.error_code == 31 and arm.state == 4, what="error 31 from the report alone")
         assert np.abs(np.array(arm.angles[:7]) - server.firmware.q).max() < 1e-4
     finally:
-        arm.disconnect()
+        disconnect(arm)
 
 
 @pytest.fixture
@@ -308,6 +315,6 @@ def test_when_the_driver_dies_mid_motion_the_arm_holds_its_last_target(fake_xarm
         assert np.abs(np.array(observer.angles[:7]) - held).max() < 1e-3, "the arm holds still without its driver"
         assert abs(held[0] - start[0] - 0.4) < 0.05, "at the last target it was given"
     finally:
-        observer.disconnect()
+        disconnect(observer)
         if driver.poll() is None:
             driver.kill()
