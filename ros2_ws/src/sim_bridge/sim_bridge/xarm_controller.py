@@ -231,6 +231,7 @@ class CommandServer:
 
     def __init__(self, firmware: XArmFirmware):
         self.fw = firmware
+        self.unknown: set[int] = set()
 
     def serve(self, conn: socket.socket) -> None:
         buffer = b""
@@ -267,6 +268,11 @@ class CommandServer:
 
     def handle(self, register: int, payload: bytes) -> tuple[bytes, int]:
         fw = self.fw
+        if register not in REGISTERS:
+            if register not in self.unknown:  # said once: which SDK call needs a register this fake lacks
+                self.unknown.add(register)
+                print(f"fake xArm: register {register} is not implemented; answered invalid", file=sys.stderr)
+            return b"", fw.status() | INVALID
         if register == 1:
             return fw.facts["version"].encode().ljust(40, b"\0"), fw.status()
         if register == 2:
@@ -302,9 +308,7 @@ class CommandServer:
         elif register == 128:
             value = BAUDRATE_INDEX_2M if struct.unpack(">H", payload[1:3])[0] == MODBUS_BAUDRATE else 0
             return struct.pack(">i", value), fw.status()
-        elif register != 127:
-            return b"", fw.status() | INVALID
-        return b"", fw.status()
+        return b"", fw.status()  # a write whose reply carries no data (127: a register write, accepted)
 
     def _gripper_modbus(self, payload: bytes) -> bytes:
         """Modbus RTU to the gripper: read holding registers (0x03) and write multiple (0x10)."""
