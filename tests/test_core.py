@@ -14,6 +14,7 @@ from polyarm_core.rotations import (
     angle_between,
     from_rotation_vector,
     matrix_to_quat,
+    matrix_to_rpy,
     orientation_error,
     quat_to_matrix,
 )
@@ -46,6 +47,19 @@ def test_rotations_match_mujocos_functions():
         mujoco.mju_quat2Vel(err, dq if dq[0] >= 0 else -dq, 1.0)
         assert np.allclose(orientation_error(R, R2), err, atol=1e-9)
         assert np.allclose(from_rotation_vector(orientation_error(R, R2)) @ R2, R, atol=1e-9)
+
+
+def test_roll_pitch_yaw_compose_back_to_the_rotation():
+    """matrix_to_rpy: R = Rz(yaw) Ry(pitch) Rx(roll), as the xArm reports its TCP."""
+    rng = np.random.default_rng(1)
+    x, y, z = np.eye(3)
+    for _ in range(200):
+        R = from_rotation_vector(rng.uniform(-3, 3, 3))
+        roll, pitch, yaw = matrix_to_rpy(R)
+        composed = from_rotation_vector(yaw * z) @ from_rotation_vector(pitch * y) @ from_rotation_vector(roll * x)
+        assert np.allclose(composed, R, atol=1e-9) and abs(pitch) <= math.pi / 2
+    down = from_rotation_vector(math.pi * x)  # the xArm's home: TCP straight down
+    assert np.allclose(np.abs(matrix_to_rpy(down)), [math.pi, 0.0, 0.0], atol=1e-9)
 
 
 def test_the_orientation_error_takes_the_short_way_round():

@@ -96,12 +96,3 @@ def matrix_to_rpy(R) -> np.ndarray:
     if abs(R[2, 0]) < 1.0 - 1e-9:
         return np.array([np.arctan2(R[2, 1], R[2, 2]), pitch, np.arctan2(R[1, 0], R[0, 0])])
     return np.array([0.0, pitch, np.arctan2(-R[0, 1], R[1, 1])])  # gimbal lock: yaw carries the rest
-
-
-def rpy_to_matrix(rpy) -> np.ndarray:
-    """The inverse of matrix_to_rpy."""
-    r, p, y = rpy
-    cr, sr, cp, sp, cy, sy = np.cos(r), np.sin(r), np.cos(p), np.sin(p), np.cos(y), np.sin(y)
-    return np.array([[cy * cp, cy * sp * sr - sy * cr, cy * sp * cr + sy * sr],
-                     [sy * cp, sy * sp * sr + cy * cr, sy * sp * cr - cy * sr],
-                     [-sp, cp * sr, cp * cr]])

@@ -51,9 +51,10 @@ NOT_READY, WARNING, ERROR, INVALID = 0x10, 0x20, 0x40, 0x08
 MOVING, SLEEPING, PAUSED, STOPPED = 1, 2, 3, 4
 SPEED_EXCEEDS_LIMIT = 24  # the controller error a servo target too far away raises
 EMERGENCY_STOP = 1
-GRIPPER_ID, RS485_HOST_ID = 8, 9
+GRIPPER_ID = 8  # the xArm Gripper on the end-effector bus (the host, 9, is echoed from the request)
 GRIPPER_REGISTERS = {"enable": 0x0100, "mode": 0x0101, "reset_error": 0x0109, "speed": 0x0303,
                      "target": 0x0700, "position": 0x0702, "error": 0x000F}
+GRIPPER_REGISTER_NAMES = {address: name for name, address in GRIPPER_REGISTERS.items()}
 MODBUS_BAUDRATE = 0x0A0B
 BAUDRATE_INDEX_2M = 11  # 2 Mbaud, the gripper's default, in the SDK's BAUDRATES
 SYNC_HZ = 250.0
@@ -63,7 +64,8 @@ SERVO_JITTER_ALLOWANCE = 2.0  # a target may ask twice the joint speed limit ove
 
 
 class XArmFirmware:
-    """The controller's state machine over the MuJoCo arm. Thread-safe: every call takes `lock`."""
+    """The controller's state machine over the MuJoCo arm. Its methods do not lock: the command server, the
+    report streams and the sync thread each hold `lock` around what they call."""
 
     def __init__(self, robot_name: str = "xarm7", realtime: bool = True):
         from sim_bridge.devices import standalone_driver
@@ -314,7 +316,7 @@ class CommandServer:
         """Modbus RTU to the gripper: read holding registers (0x03) and write multiple (0x10)."""
         host, slave, function = payload[0], payload[1], payload[2]
         address, count = struct.unpack(">HH", payload[3:7])
-        gripper, registers = self.fw.gripper, {v: k for k, v in GRIPPER_REGISTERS.items()}
+        gripper, registers = self.fw.gripper, GRIPPER_REGISTER_NAMES
         if slave != GRIPPER_ID:
             return bytes([host, slave, function | 0x80, 0x0B])  # gateway target failed to respond
         if function == 0x03:
