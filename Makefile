@@ -8,7 +8,7 @@ PY := $(VENV)/bin/python
 PIP := $(PY) -m pip
 # Every ROS 2 package of the workspace, in layer order (docs/architecture.md, "Layers").
 PACKAGES := $(addprefix ros2_ws/src/,polyarm_core polyarm_description polyarm_common polyarm_control polyarm_drivers \
-	polyarm_cameras sim_bridge policy_server polyarm_data polyarm_learning polyarm_bringup polyarm)
+	polyarm_cameras sim_bridge polyarm_perception policy_server polyarm_data polyarm_learning polyarm_bringup polyarm)
 STAMP := $(VENV)/.polyarm-installed
 SYSTEM_ROS := $(shell [ "$$ROS_DISTRO" = jazzy ] && $(PYTHON) -c 'import rclpy' 2>/dev/null && echo yes)
 
@@ -16,9 +16,9 @@ export AMENT_PREFIX_PATH := $(abspath $(VENV)):$(AMENT_PREFIX_PATH)
 export ROS_AUTOMATIC_DISCOVERY_RANGE ?= LOCALHOST
 export PYTHONUNBUFFERED := 1
 
-.PHONY: demo train-demo test bench check-gl clean
+.PHONY: demo train-demo train-pick-state test bench check-gl check-usb clean
 
-demo: $(STAMP) check-gl
+demo: $(STAMP) check-gl check-usb
 	$(VENV)/bin/polyarm demo
 
 # The demo checkpoint from scratch: scripted press-button episodes with 48x48 images, then offline training.
@@ -32,7 +32,17 @@ train-demo: $(STAMP) check-gl
 	cp $(DEMO_RUN)/best.pt demo/panda_press_button.pt
 	cp $(DEMO_RUN)/curves.png $(DEMO_RUN)/eval.csv $(DEMO_RUN)/config.json demo/
 
-test: $(STAMP) check-gl
+# The state-based pick checkpoint that perception's closed-loop test runs (BC on 200 scripted episodes).
+PICK_DATA ?= data/panda_pick_state
+PICK_RUN ?= runs/panda_pick_state
+train-pick-state: $(STAMP) check-gl
+	rm -rf $(PICK_DATA) $(PICK_RUN)
+	$(VENV)/bin/polyarm collect --robot panda --task pick --episodes 200 --image-size 0 --out $(PICK_DATA)
+	$(VENV)/bin/polyarm train --algo bc --steps 20000 --hidden 256,256 --batch-size 256 --eval-every 5000 --eval-episodes 20 \
+	  --dataset $(PICK_DATA) --out $(PICK_RUN)
+	cp $(PICK_RUN)/best.pt demo/panda_pick_state.pt
+
+test: $(STAMP) check-gl check-usb
 	$(PY) -m pytest
 
 bench: $(STAMP) check-gl
@@ -48,6 +58,13 @@ bench: $(STAMP) check-gl
 check-gl:
 	@ldconfig -p 2>/dev/null | grep -qE 'libEGL\.so\.1|libOSMesa\.so' || { \
 	  echo "MuJoCo needs a headless OpenGL library: apt-get install libegl1 libgl1-mesa-dri (EGL) or libosmesa6 (OSMesa)"; exit 1; }
+
+# pyrealsense2 and Open3D link libusb-1.0. Without apt's, polyarm loads the copy in the libusb-package wheel
+# (polyarm_cameras.native): enough for perception and recordings, but a RealSense on USB also needs
+# librealsense's udev rules.
+check-usb:
+	@ldconfig -p 2>/dev/null | grep -q 'libusb-1\.0\.so\.0' || \
+	  echo "note: no system libusb-1.0 (apt-get install libusb-1.0-0): using libusb-package's; a RealSense on USB needs apt's and librealsense's udev rules"
 
 $(STAMP): requirements/*.txt $(foreach p,$(PACKAGES),$(p)/setup.py)
 	@$(PYTHON) -c 'import sys; assert (3, 10) <= sys.version_info[:2] <= (3, 12), "polyarm needs Python 3.10-3.12 (ROS 2 Jazzy wheels), found " + sys.version.split()[0]'

@@ -22,11 +22,12 @@ ALLOWED = {
     "polyarm_drivers": FLOOR | {"polyarm_control"},  # the in-driver controller (torque path b)
     "polyarm_cameras": FLOOR,
     "sim_bridge": FLOOR | {"polyarm_control", "polyarm_drivers", "polyarm_cameras"},
+    "polyarm_perception": FLOOR | {"polyarm_cameras", "sim_bridge"},  # the task's object shape; the sim's depth camera
     "policy_server": FLOOR,
     "polyarm_data": FLOOR | {"sim_bridge"},
-    "polyarm_learning": FLOOR | {"sim_bridge", "policy_server", "polyarm_data"},
-    "polyarm_bringup": FLOOR | {"polyarm_control", "polyarm_drivers", "polyarm_cameras", "sim_bridge", "policy_server",
-                                "polyarm_data", "polyarm_learning"},
+    "polyarm_learning": FLOOR | {"sim_bridge", "polyarm_perception", "policy_server", "polyarm_data"},
+    "polyarm_bringup": FLOOR | {"polyarm_control", "polyarm_drivers", "polyarm_cameras", "sim_bridge", "polyarm_perception",
+                                "policy_server", "polyarm_data", "polyarm_learning"},
 }
 ALLOWED["polyarm"] = set(ALLOWED) - {"polyarm"}
 # third-party modules a package must never load: the ground floor is numpy only (OpenCV's resize aside),
@@ -35,6 +36,7 @@ FORBIDDEN = {
     CORE: {"rclpy", "mujoco", "torch", "sensor_msgs", "geometry_msgs", "std_msgs"},
     DESCRIPTION: {"rclpy", "torch"},
     "policy_server": {"mujoco"},
+    "polyarm_cameras": {"mujoco", "torch"},
 }
 
 

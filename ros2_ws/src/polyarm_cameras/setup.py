@@ -12,7 +12,7 @@ setup(
     ],
     install_requires=["setuptools"],
     zip_safe=False,
-    description="The camera stream: any Camera on the ROS graph (color, aligned depth and camera_info, realsense-ros names).",
+    description="Camera nodes (RealSense, OpenCV) and the camera stream: color, aligned depth and camera_info under realsense-ros names.",
     license="Apache-2.0",
-    entry_points={"console_scripts": []},
+    entry_points={"console_scripts": ["camera = polyarm_cameras.main:main"]},
 )

@@ -96,9 +96,11 @@ class PolicyNode(Node):
         self.create_timer(1.0 / float(p["rate_hz"]), self._on_tick)
         self.create_timer(1.0, self._publish_diagnostics)
         policy = self.runtime.policy
+        reads_object = "object_position" in policy.checkpoint["observation"]["state_keys"]
         self.get_logger().info(
             f"{policy.checkpoint['algorithm']} policy from {p['checkpoint']} ({p['backend']}), task "
-            f"{policy.task_names[policy.task]!r}, {p['rate_hz']:g} Hz on the {self.robot.name}; "
+            f"{policy.task_names[policy.task]!r}, {p['rate_hz']:g} Hz on the {self.robot.name}"
+            f"{', object pose from ' + p['object_pose_topic'] if reads_object else ''}; "
             f"{'acting' if self.active else 'waiting for policy/start'}")
 
     # ------------------------------------------------------------ set-up

@@ -10,6 +10,8 @@ COMMANDS = {
     "sim": ("sim_bridge.main:main", "run the MuJoCo sim bridge for one arm (joint_states, camera, commands)"),
     "driver": ("polyarm_drivers.main:main", "run the driver node for one arm over a backend ('polyarm driver --help' lists them)"),
     "fake-robot": ("polyarm_drivers.fake_robot:main", "a simulator of the robot's controller at its network protocol (panda: franky-sim)"),
+    "camera": ("polyarm_cameras.main:main", "run a real camera's node (realsense, opencv): color, aligned depth, camera_info"),
+    "perception": ("polyarm_perception.main:main", "the object's pose from the depth camera by template ICP, on perception/object_pose"),
     "controller": ("polyarm_control.main:main", "run the 100 Hz operational-space controller for one arm"),
     "collect": ("polyarm_data.collect:main", "record scripted episodes of a sim task into a Minari-layout dataset"),
     "dataset": ("polyarm_data.collect:dataset_main", "inspect a dataset ('polyarm dataset info PATH')"),
@@ -26,7 +28,7 @@ COMMANDS = {
 }
 
 # Commands whose process never loads MuJoCo: the policy runs on the robot with its runtime alone.
-WITHOUT_SIMULATOR = {"policy", "export", "record", "monitor", "dataset", "compare"}
+WITHOUT_SIMULATOR = {"policy", "export", "record", "monitor", "dataset", "compare", "camera"}
 
 
 def usage() -> str:

@@ -1,5 +1,6 @@
 """ros2 launch polyarm_bringup polyarm.launch.py robot:=panda [sim:=mujoco|none] [camera:=true] [checkpoint:=F]
                                                   [task:=press_button] [seed:=0] [namespace:=arm] [record:=BAG_DIR]
+                                                  [perception:=true] [camera_backend:=realsense] [camera_pose:=FILE]
 
 The polyarm graph on a machine with ROS 2 Jazzy sourced and the workspace built with colcon: the same
 nodes and parameter files as `polyarm up`, both read from polyarm_bringup.bringup. With sim:=none the
@@ -14,7 +15,7 @@ from launch import LaunchDescription
 from launch.actions import DeclareLaunchArgument, OpaqueFunction, Shutdown
 from launch.substitutions import LaunchConfiguration
 from launch_ros.actions import Node
-from polyarm_bringup.bringup import CONTROLLERS, DRIVERS, ROBOTS, SIMS, Bringup, describe, launch_arguments
+from polyarm_bringup.bringup import CAMERA_BACKENDS, CONTROLLERS, DRIVERS, ROBOTS, SIMS, Bringup, describe, launch_arguments
 
 
 def nodes(context):
@@ -28,7 +29,7 @@ def nodes(context):
 
 
 ARGUMENTS = ("robot", "sim", "camera", "checkpoint", "task", "seed", "namespace", "record", "driver", "robot_ip", "realtime",
-             "controller", "port")
+             "controller", "port", "perception", "camera_pose", "camera_backend", "camera_info")
 
 
 def generate_launch_description():
@@ -48,5 +49,11 @@ def generate_launch_description():
                               description="franky: require a real-time kernel (ignore for franky-sim)"),
         DeclareLaunchArgument("controller", default_value="", choices=list(CONTROLLERS),
                               description="where the OSC law runs: node or in-driver (default: in-driver for franky)"),
+        DeclareLaunchArgument("perception", default_value="false", choices=["true", "false"],
+                              description="the perception node: the policy reads the object pose from the depth camera"),
+        DeclareLaunchArgument("camera_pose", default_value="", description="with sim:=none: the camera's hand-eye YAML"),
+        DeclareLaunchArgument("camera_backend", default_value="", choices=list(CAMERA_BACKENDS),
+                              description="with sim:=none: the camera node's backend"),
+        DeclareLaunchArgument("camera_info", default_value="", description="the opencv camera's intrinsics YAML"),
         OpaqueFunction(function=nodes),
     ])

@@ -24,6 +24,7 @@ DRIVERS = ("", "franky", "dynamixel", "xarm")  # with sim none: the arm's driver
 # torque path"), node for everything else.
 CONTROLLERS = ("", "node", "in-driver")
 IN_DRIVER = ("franky",)  # drivers with a real-time loop of their own
+CAMERA_BACKENDS = ("", "realsense", "opencv")  # with sim none: the camera node's backend ("": none, or started outside)
 
 
 @dataclass(frozen=True)
@@ -56,6 +57,13 @@ class Bringup:
     port: str = ""  # the driver's serial device (dynamixel: the U2D2, or the fake bus's pty)
     realtime: str = "enforce"  # franky: require a real-time kernel, or "ignore" (franky-sim, no RT kernel)
     controller: str = ""  # CONTROLLERS
+    # The perception node: the object's pose from the depth camera on perception/object_pose, which a
+    # state-based policy then reads instead of the sim's ground truth (in sim the camera moves to the
+    # robot profile's perception_camera_view).
+    perception: bool = False
+    camera_pose: str = ""  # with sim none: the camera's hand-eye YAML in base_link, for perception
+    camera_backend: str = ""  # with sim none: the camera node's backend (realsense, opencv; "": no camera node)
+    camera_info: str = ""  # the opencv camera's intrinsics (camera_info YAML)
 
     @property
     def law_in_driver(self) -> bool:
@@ -64,13 +72,15 @@ class Bringup:
     @classmethod
     def from_strings(cls, **values: str) -> Bringup:
         """From `ros2 launch` arguments (all strings), each checked with a message naming the bad one."""
-        if values.get("camera", "true") not in ("true", "false"):
-            raise ValueError(f"camera:={values.get('camera')} must be true or false")
+        for flag in ("camera", "perception"):
+            if values.get(flag, "true") not in ("true", "false"):
+                raise ValueError(f"{flag}:={values.get(flag)} must be true or false")
         try:
             seed = int(values["seed"])
         except ValueError:
             raise ValueError(f"seed:={values['seed']} must be an integer") from None
-        return cls(**{**values, "camera": values.get("camera", "true") == "true", "seed": seed})
+        return cls(**{**values, "camera": values.get("camera", "true") == "true", "seed": seed,
+                      "perception": values.get("perception", "false") == "true"})
 
     def __post_init__(self):
         if self.robot not in ROBOTS:
@@ -91,6 +101,14 @@ class Bringup:
             raise ValueError(f"controller:=in-driver needs a driver with a real-time loop ({', '.join(IN_DRIVER)})")
         if self.realtime not in ("enforce", "ignore"):
             raise ValueError(f"realtime:={self.realtime} must be enforce or ignore")
+        if self.camera_backend not in CAMERA_BACKENDS:
+            raise ValueError(f"unknown camera backend {self.camera_backend!r}; one of {', '.join(b for b in CAMERA_BACKENDS if b)}")
+        if self.camera_backend and self.sim != "none":
+            raise ValueError("camera_backend:= starts a real camera's node; in sim the sim node is the camera")
+        if self.perception and self.sim == "mujoco" and not self.camera:
+            raise ValueError("perception needs the sim camera: drop camera:=false")
+        if self.perception and self.sim == "none" and not self.camera_pose:
+            raise ValueError("perception on a robot needs the camera's pose: camera_pose:=FILE (polyarm calibrate hand-eye)")
 
 
 def describe(b: Bringup) -> list[NodeLaunch]:
@@ -100,9 +118,21 @@ def describe(b: Bringup) -> list[NodeLaunch]:
     trained = checkpoint_spec(b.checkpoint) if b.checkpoint else {}
     if b.sim == "mujoco":
         sim = {"robot": b.robot, "task": b.task, "seed": b.seed, "camera.enabled": b.camera}
-        if b.camera:
+        if b.perception:
+            if trained.get("image_size"):
+                raise ValueError("perception serves state-based checkpoints; this one reads images")
+            sim.update(perception_view(b.robot))
+        elif b.camera:
             sim.update(trained.get("camera", {}))
         nodes.append(NodeLaunch("sim", "sim_bridge", "sim", CONFIG_DIR / "sim.yaml", sim, stop_rank=3))
+    if b.camera_backend:
+        camera = {"backend": b.camera_backend, "camera_info_file": str(Path(b.camera_info).resolve()) if b.camera_info else ""}
+        nodes.append(NodeLaunch("camera", "polyarm_cameras", "camera", CONFIG_DIR / "camera.yaml", camera, stop_rank=3))
+    if b.perception:
+        perception = {"robot": b.robot, "task": b.task or "pick"}
+        perception.update({"camera_pose_file": str(Path(b.camera_pose).resolve())} if b.sim == "none" else perception_view(b.robot))
+        nodes.append(NodeLaunch("perception", "polyarm_perception", "perception", CONFIG_DIR / "perception.yaml",
+                                perception, stop_rank=1))
     if b.driver:  # the arm's driver node, stopped last (after the controller has held it), or with the
         # controller's rank where the law runs inside it
         driver = {"robot": b.robot, "backend": b.driver, "controller": "in-driver" if b.law_in_driver else "external"}
@@ -114,8 +144,9 @@ def describe(b: Bringup) -> list[NodeLaunch]:
         nodes.append(NodeLaunch("controller", "polyarm_control", "controller", CONFIG_DIR / "controller.yaml",
                                 {"robot": b.robot}, stop_rank=2))
     if b.checkpoint:
-        # in sim the object pose is the sim's ground truth; on the robot it comes from perception
-        object_topic = "sim/object_pose" if b.sim == "mujoco" else "perception/object_pose"
+        # in sim the object pose is the sim's ground truth, unless perception is asked for; on the robot
+        # it comes from perception
+        object_topic = "sim/object_pose" if b.sim == "mujoco" and not b.perception else "perception/object_pose"
         task = b.task if b.task in trained["tasks"] else ""  # else the checkpoint's (first) task
         policy = {"robot": b.robot, "checkpoint": str(Path(b.checkpoint).resolve()), "task": task,
                   "object_pose_topic": object_topic}
@@ -128,6 +159,12 @@ def describe(b: Bringup) -> list[NodeLaunch]:
     return nodes
 
 
+def perception_view(robot: str) -> dict:
+    """The sim camera's pose parameters for perception (the sim's and the perception node's alike)."""
+    position, look_at = ROBOTS[robot].perception_camera_view
+    return {"camera.position": list(position), "camera.look_at": list(look_at)}
+
+
 def checkpoint_spec(path: str) -> dict:
     """What the graph takes from a checkpoint: its task names, and the sim camera parameters of the
     camera its training data was recorded with, so the sim-in-the-loop images are the images the
@@ -137,7 +174,8 @@ def checkpoint_spec(path: str) -> dict:
     checkpoint = read_spec(path)
     camera = checkpoint.get("training", {}).get("dataset_spec", {}).get("camera") or {}
     sim_camera = {"camera.width": int(camera["width"]), "camera.height": int(camera["height"])} if "width" in camera else {}
-    return {"tasks": list(checkpoint["tasks"]["names"]), "camera": sim_camera}
+    return {"tasks": list(checkpoint["tasks"]["names"]), "camera": sim_camera,
+            "image_size": int(checkpoint.get("observation", {}).get("image_size", 0))}
 
 
 def launch_arguments(node: NodeLaunch, namespace: str = "") -> dict:

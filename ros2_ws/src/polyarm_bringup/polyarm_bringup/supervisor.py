@@ -23,6 +23,7 @@ from polyarm_common.processes import start_polyarm
 from polyarm_common.processes import stop as stop_process
 
 from polyarm_bringup.bringup import (
+    CAMERA_BACKENDS,
     CONTROLLERS,
     DRIVERS,
     ROBOTS,
@@ -147,13 +148,20 @@ def add_bringup_arguments(parser: argparse.ArgumentParser, checkpoint_required: 
     parser.add_argument("--controller", choices=[c for c in CONTROLLERS if c], default="",
                         help="where the OSC law runs: node (a controller process, 100 Hz over topics) or in-driver "
                              "(the driver's real-time loop); default in-driver for franky, node otherwise")
+    parser.add_argument("--perception", action="store_true",
+                        help="the perception node: the policy reads the object pose from the depth camera, not the sim")
+    parser.add_argument("--camera-pose", default="", help="with --sim none and --perception: the camera's hand-eye YAML")
+    parser.add_argument("--camera-backend", choices=[c for c in CAMERA_BACKENDS if c], default="",
+                        help="with --sim none: start the camera node on this backend")
+    parser.add_argument("--camera-info", default="", help="the opencv camera's intrinsics (camera_info YAML)")
 
 
 def bringup_from(args, record: str = "") -> Bringup:
     return Bringup(robot=args.robot, sim=args.sim, camera=not args.no_camera, checkpoint=args.checkpoint,
                    task=args.task, seed=args.seed, namespace=args.namespace, record=record, driver=args.driver,
                    robot_ip=args.robot_ip, realtime=args.realtime, controller=args.controller,
-                   port=args.port)
+                   port=args.port, perception=args.perception, camera_pose=args.camera_pose,
+                   camera_backend=args.camera_backend, camera_info=args.camera_info)
 
 
 def main(argv: list[str] | None = None) -> int:

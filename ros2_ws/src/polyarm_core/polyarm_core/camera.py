@@ -38,12 +38,12 @@ def depth_to_millimetres(depth_m: np.ndarray) -> np.ndarray:
 class Camera(ABC):
     @property
     @abstractmethod
-    def intrinsics(self) -> CameraIntrinsics:
-        """Of the color stream (depth is aligned to it)."""
+    def intrinsics(self) -> CameraIntrinsics | None:
+        """Of the color stream (depth is aligned to it); None for a camera not calibrated yet."""
 
     @property
     def frame_id(self) -> str:
-        return self.intrinsics.frame_id
+        return self.intrinsics.frame_id if self.intrinsics is not None else "camera_color_optical_frame"
 
     def connect(self) -> None:
         """Open the device (raises RuntimeError naming what is missing)."""

@@ -19,7 +19,12 @@ DRIVERS = {
     # a UFACTORY xArm 7 over xarm-python-sdk; `polyarm fake-robot --robot xarm7` is a controller to try it on
     "xarm": "polyarm_drivers.xarm_driver:xarm_driver",
 }
-CAMERAS: dict[str, str] = {}  # the sim's scene camera (sim_bridge.devices.SceneCamera) runs inside `polyarm sim`
+CAMERAS = {  # `polyarm camera --backend B`; the sim's scene camera (sim_bridge.devices.SceneCamera) runs inside `polyarm sim`
+    # an Intel RealSense (or a .db3 recording of one) over pyrealsense2: color and aligned depth
+    "realsense": "polyarm_cameras.realsense:realsense_camera",
+    # anything cv2.VideoCapture opens: color only, intrinsics from a calibration file
+    "opencv": "polyarm_cameras.opencv_camera:opencv_camera",
+}
 TELEOP_DEVICES: dict[str, str] = {}
 
 _KINDS = {"driver": DRIVERS, "camera": CAMERAS, "teleop device": TELEOP_DEVICES}

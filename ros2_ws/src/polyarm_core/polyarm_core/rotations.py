@@ -96,3 +96,13 @@ def matrix_to_rpy(R) -> np.ndarray:
     if abs(R[2, 0]) < 1.0 - 1e-9:
         return np.array([np.arctan2(R[2, 1], R[2, 2]), pitch, np.arctan2(R[1, 0], R[0, 0])])
     return np.array([0.0, pitch, np.arctan2(-R[0, 1], R[1, 1])])  # gimbal lock: yaw carries the rest
+
+
+def look_at_optical(position, look_at) -> np.ndarray:
+    """World-from-camera rotation of a camera at `position` whose optical axis passes through `look_at`,
+    in the ROS optical convention (x right, y down, z forward), with the image's x axis level."""
+    forward = np.subtract(look_at, position).astype(float)
+    forward /= np.linalg.norm(forward)
+    right = np.cross(forward, [0.0, 0.0, 1.0])
+    right /= np.linalg.norm(right)
+    return np.column_stack([right, np.cross(forward, right), forward])

@@ -45,6 +45,10 @@ class RobotProfile:
     # middle of the arm's reach), "tray" and "tray_objects" (place_in_tray), "cabinet" (drawer tasks; an
     # arm without it cannot reach a drawer).
     task_layout: dict = field(default_factory=dict)
+    # The sim camera for perception (position, look_at): a depth camera at a RealSense's working distance
+    # (0.6-0.9 m) from the object space, where a 3.5 cm block covers ~250 points at 320x240. camera_view
+    # stays the view image policies were trained on; state-based policies on perception use this one.
+    perception_camera_view: tuple = ()
     tcp_site: str = "tcp"
     gripper_actuator: str = "gripper"
     # The law's gains where it runs inside the robot's own 1 kHz torque loop (the Panda's driver, in-driver):
@@ -105,6 +109,7 @@ _WIDOWX = dict(
     workspace_low=(0.1, -0.35, 0.02),
     workspace_high=(0.45, 0.35, 0.4),
     camera_view=((0.95, 0.4, 0.95), (0.2, 0.0, 0.07)),
+    perception_camera_view=((0.7, 0.3, 0.5), (0.3, 0.0, 0.02)),
     task_layout={"objects": (0.3, 0.0), "tray": (0.28, 0.16), "tray_objects": (0.3, -0.06)},
     command_interface="position",
     gravity_compensated=False,
@@ -129,6 +134,7 @@ ROBOTS: dict[str, RobotProfile] = {
         controller_gains=dict(mode="impedance", stiffness_position=600.0, stiffness_orientation=40.0),
         torque_loop_gains=dict(mode="impedance", stiffness_position=3000.0, stiffness_orientation=300.0),
         camera_view=((1.5, 0.6, 1.5), (0.3, 0.0, 0.1)),
+        perception_camera_view=((0.95, 0.35, 0.6), (0.5, 0.0, 0.02)),
         task_layout={"objects": (0.5, 0.0), "tray": (0.5, 0.2), "tray_objects": (0.5, -0.08), "cabinet": (0.64, 0.0)},
     ),
     "xarm7": RobotProfile(
@@ -146,6 +152,7 @@ ROBOTS: dict[str, RobotProfile] = {
         workspace_high=(0.7, 0.45, 0.6),
         controller_gains=_SERVO_ARM_GAINS,
         camera_view=((1.5, 0.6, 1.5), (0.3, 0.0, 0.1)),
+        perception_camera_view=((0.9, 0.35, 0.6), (0.45, 0.0, 0.02)),
         task_layout={"objects": (0.45, 0.0), "tray": (0.45, 0.2), "tray_objects": (0.45, -0.08), "cabinet": (0.6, 0.0)},
         xarm_controller={"version": "7,7,XI1304000000,AC1300000000,v2.5.0", "serial_number": "XI1304000000",
                          "max_joint_acceleration": 20.0, "gripper_pulses": 850},

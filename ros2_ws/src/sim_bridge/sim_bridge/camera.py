@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 
 import numpy as np
+from polyarm_core.rotations import look_at_optical
 from polyarm_description import get_robot
 
 
@@ -31,6 +32,13 @@ class CameraConfig:
         position, look_at = get_robot(robot).camera_view
         return replace(cls(position=position, look_at=look_at), **overrides)
 
+    @classmethod
+    def perception_view(cls, robot: str, **overrides) -> "CameraConfig":
+        """The profile's depth camera for perception (every scene has it, as "perception_camera"); its
+        intrinsics are resolution-free (the default's), so one model camera serves every size."""
+        position, look_at = get_robot(robot).perception_camera_view
+        return replace(cls(position=position, look_at=look_at, name="perception_camera"), **overrides)
+
     def __post_init__(self):
         if self.width < 8 or self.height < 8:
             raise ValueError(f"camera resolution {self.width}x{self.height} is too small")
@@ -52,12 +60,7 @@ class CameraConfig:
 
     def optical_rotation(self) -> np.ndarray:
         """World-from-camera rotation in the ROS optical convention (x right, y down, z forward)."""
-        forward = np.subtract(self.look_at, self.position)
-        forward = forward / np.linalg.norm(forward)
-        right = np.cross(forward, [0.0, 0.0, 1.0])
-        right /= np.linalg.norm(right)
-        down = np.cross(forward, right)
-        return np.column_stack([right, down, forward])
+        return look_at_optical(self.position, self.look_at)
 
     def mujoco_rotation(self) -> np.ndarray:
         """World-from-camera rotation in MuJoCo's convention (x right, y up, looking along -z)."""

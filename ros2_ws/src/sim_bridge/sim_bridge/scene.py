@@ -32,6 +32,8 @@ def build_scene(robot: RobotProfile, camera: CameraConfig | None, physics_rate: 
         task.build(spec)
     if camera is not None:
         _add_camera(spec, camera)
+    if robot.perception_camera_view:  # rendered only when asked for (polyarm_perception.sim_view)
+        _add_camera(spec, CameraConfig.perception_view(robot.name))
     return spec
 
 

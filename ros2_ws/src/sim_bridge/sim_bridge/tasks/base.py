@@ -20,6 +20,16 @@ class TaskError(ValueError):
 
 
 @dataclass(frozen=True)
+class Box:
+    """One box of an object's shape, in the object's body frame: what the sim builds as a geom and what
+    perception samples its template from (polyarm_perception.template), so the two cannot drift."""
+
+    half_size: tuple[float, float, float]  # m
+    pos: tuple[float, float, float] = (0.0, 0.0, 0.0)  # m
+    euler: tuple[float, float, float] = (0.0, 0.0, 0.0)  # rad, MuJoCo's default intrinsic x-y-z sequence
+
+
+@dataclass(frozen=True)
 class ObjectSpace:
     """A square area on the table in front of the robot (as in the SAC-CQL-SI paper's object spaces): `area_cm2` of it, holding
     `density` distinct object configurations per cm², laid out as a grid."""
@@ -84,4 +94,7 @@ class Task(ABC):
         return body.xpos.copy(), np.array([x, y, z, w])
 
     object_body = ""
+    # The object body's shape (boxes in its frame), for perception's template; empty: perception cannot
+    # find this task's object.
+    object_shape: tuple[Box, ...] = ()
 

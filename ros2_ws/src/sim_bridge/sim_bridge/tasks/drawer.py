@@ -12,7 +12,7 @@ import mujoco
 import numpy as np
 
 from sim_bridge.tasks.base import OBJECT_CONAFFINITY, OBJECT_CONTYPE, Task
-from sim_bridge.tasks.pick import HALF_SIZE, add_shed, place_shed
+from sim_bridge.tasks.pick import HALF_SIZE, SHED_SHAPE, add_shed, place_shed
 
 DEPTH, WIDTH, HEIGHT = 0.22, 0.22, 0.11  # cabinet outer size (x, y, z), m
 TRAVEL = 0.14  # drawer slide range, m (positive = open, toward the robot)
@@ -95,6 +95,7 @@ class TakeOutOfDrawer(DrawerTask):
 
     name = "take_out_of_drawer"
     object_body = "shed"
+    object_shape = SHED_SHAPE
     start_open = True
     default_episode_length = 30
 

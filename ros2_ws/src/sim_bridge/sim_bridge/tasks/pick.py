@@ -4,15 +4,21 @@ from __future__ import annotations
 
 import mujoco
 
-from sim_bridge.tasks.base import OBJECT_CONAFFINITY, OBJECT_CONTYPE, Task
+from sim_bridge.tasks.base import OBJECT_CONAFFINITY, OBJECT_CONTYPE, Box, Task
 
 HALF_SIZE = 0.0175  # a 3.5 cm block: every gripper of the four arms closes on it
+# The block, and a roof plate tilted over its top so it reads as a shed in the image.
+SHED_SHAPE = (
+    Box((HALF_SIZE,) * 3),
+    Box((HALF_SIZE * 0.72, HALF_SIZE * 1.02, 0.004), pos=(0.0, 0.0, HALF_SIZE + 0.004), euler=(0.0, 0.6, 0.0)),
+)
 LIFTED_ABOVE = 0.06  # m, block centre height that counts as lifted (4 cm off the table)
 
 
 class Pick(Task):
     name = "pick"
     object_body = "shed"
+    object_shape = SHED_SHAPE
     default_episode_length = 30
 
     def build(self, spec):
@@ -30,10 +36,11 @@ def add_shed(spec) -> None:
     shed = spec.worldbody.add_body(name="shed")
     shed.add_freejoint(name="shed_joint")
     box = mujoco.mjtGeom.mjGEOM_BOX
-    shed.add_geom(type=box, size=[HALF_SIZE] * 3, density=400.0, friction=[1.5, 0.01, 0.001],
+    block, roof = SHED_SHAPE
+    shed.add_geom(type=box, size=list(block.half_size), density=400.0, friction=[1.5, 0.01, 0.001],
                   rgba=[0.2, 0.35, 0.85, 1], contype=OBJECT_CONTYPE, conaffinity=OBJECT_CONAFFINITY, condim=4)
-    shed.add_geom(type=box, size=[HALF_SIZE * 0.72, HALF_SIZE * 1.02, 0.004], pos=[0, 0, HALF_SIZE + 0.004],
-                  euler=[0, 0.6, 0], rgba=[0.7, 0.2, 0.15, 1], contype=0, conaffinity=0, mass=0.001)
+    shed.add_geom(type=box, size=list(roof.half_size), pos=list(roof.pos), euler=list(roof.euler),
+                  rgba=[0.7, 0.2, 0.15, 1], contype=0, conaffinity=0, mass=0.001)
 
 
 def place_shed(model, data, position) -> None:

@@ -6,7 +6,7 @@ import mujoco
 import numpy as np
 
 from sim_bridge.tasks.base import OBJECT_CONAFFINITY, OBJECT_CONTYPE, Task
-from sim_bridge.tasks.pick import add_shed, place_shed
+from sim_bridge.tasks.pick import SHED_SHAPE, add_shed, place_shed
 
 TRAY_HALF = (0.075, 0.075)  # inner half size, m
 WALL_HEIGHT, WALL = 0.035, 0.006
@@ -15,6 +15,7 @@ WALL_HEIGHT, WALL = 0.035, 0.006
 class PlaceInTray(Task):
     name = "place_in_tray"
     object_body = "shed"
+    object_shape = SHED_SHAPE
     default_episode_length = 30
     layout_key = "tray_objects"  # the tray stands at the profile's task_layout["tray"]
 
