@@ -31,6 +31,18 @@ def _own_parameters(executable: str) -> set[str]:
         from policy_server.node import PARAMETERS
     elif executable == "record":
         from polyarm_data.recorder import PARAMETERS
+    elif executable == "driver":
+        from polyarm_drivers.node import PARAMETERS
+        from polyarm_drivers.xarm_driver import xarm_driver
+
+        return set(PARAMETERS) | set(getattr(xarm_driver, "parameters", {}))
+    elif executable == "perception":
+        from polyarm_perception.node import PARAMETERS
+    elif executable == "camera":
+        from polyarm_cameras.node import PARAMETERS
+        from polyarm_cameras.realsense import realsense_camera
+
+        return set(PARAMETERS) | set(realsense_camera.parameters) | {"camera_info_file"}
     else:
         from polyarm_control.config import DEFAULTS, flatten
 
@@ -38,13 +50,20 @@ def _own_parameters(executable: str) -> set[str]:
     return set(PARAMETERS)
 
 
-@pytest.mark.parametrize("bringup", [
-    Bringup(robot="panda", checkpoint=str(REPO / "demo" / "panda_press_button.pt"), task="press_button", record="/tmp/bag"),
-    Bringup(robot="wx250s", sim="none", camera=False, namespace="arm"),
-], ids=["panda-sim-policy-recorder", "wx250s-driver"])
-def test_the_launch_description_names_existing_nodes_and_parameter_files(bringup):
+PICK_STATE = str(REPO / "demo" / "panda_pick_state.pt")
+
+
+@pytest.mark.parametrize("bringup, expected", [
+    (Bringup(robot="panda", checkpoint=str(REPO / "demo" / "panda_press_button.pt"), task="press_button", record="/tmp/bag"),
+     {"sim", "controller", "policy", "recorder"}),
+    (Bringup(robot="wx250s", sim="none", camera=False, namespace="arm"), {"controller"}),
+    (Bringup(robot="panda", checkpoint=PICK_STATE, task="pick", perception=True), {"sim", "perception", "controller", "policy"}),
+    (Bringup(robot="xarm7", sim="none", driver="xarm", robot_ip="192.168.1.200", camera_backend="realsense", perception=True,
+             camera_pose="/lab/camera_pose.yaml", checkpoint=PICK_STATE, task="pick"),
+     {"driver", "camera", "perception", "controller", "policy"}),
+], ids=["panda-sim-policy-recorder", "wx250s-driver", "panda-sim-perception", "xarm7-realsense-perception"])
+def test_the_launch_description_names_existing_nodes_and_parameter_files(bringup, expected):
     nodes = describe(bringup)
-    expected = {"sim", "controller", "policy", "recorder"} if bringup.sim == "mujoco" else {"controller"}
     assert {n.name for n in nodes} == expected
     for node in nodes:
         setup = REPO / "ros2_ws" / "src" / node.package / "setup.py"
@@ -56,14 +75,33 @@ def test_the_launch_description_names_existing_nodes_and_parameter_files(bringup
         assert kwargs["parameters"][0] == str(node.params_file) and kwargs["namespace"] == bringup.namespace
     # in sim every node runs on the sim's /clock; with the arm's driver, on the wall clock
     assert all(n.parameters.get("use_sim_time", False) == (bringup.sim == "mujoco") for n in nodes)
-    if bringup.checkpoint:  # the sim camera matches the one the checkpoint's data was recorded with
+    if bringup.checkpoint and not bringup.perception:  # the sim camera matches the one the checkpoint's data was recorded with
         sim = next(n for n in nodes if n.name == "sim")
         assert (sim.parameters["camera.width"], sim.parameters["camera.height"]) == (160, 120)
+    if bringup.perception:  # the policy reads perception; perception sees through the sim camera, or the hand-eye file
+        policy = next(n for n in nodes if n.name == "policy")
+        perception = next(n for n in nodes if n.name == "perception")
+        assert policy.parameters["object_pose_topic"] == "perception/object_pose"
+        if bringup.sim == "mujoco":
+            sim = next(n for n in nodes if n.name == "sim")
+            view = {k: v for k, v in sim.parameters.items() if k in ("camera.position", "camera.look_at")}
+            assert view and view == {k: perception.parameters[k] for k in view}
+        else:
+            assert perception.parameters["camera_pose_file"] == "/lab/camera_pose.yaml"
     # the launch file builds its nodes from the same description
     tree = ast.parse((REPO / "ros2_ws" / "src" / "polyarm_bringup" / "launch" / "polyarm.launch.py").read_text())
     names = {n.id for n in ast.walk(tree) if isinstance(n, ast.Name)}
     assert {"describe", "launch_arguments", "Bringup", "generate_launch_description"} <= names | {
         f.name for f in ast.walk(tree) if isinstance(f, ast.FunctionDef)}
+
+
+def test_perception_is_refused_where_it_cannot_work():
+    with pytest.raises(ValueError, match="perception serves state-based checkpoints; this one reads images"):
+        describe(Bringup(robot="panda", checkpoint=str(REPO / "demo" / "panda_press_button.pt"), task="press_button", perception=True))
+    with pytest.raises(ValueError, match="needs the camera's pose: camera_pose:=FILE"):
+        Bringup(robot="panda", sim="none", driver="franky", robot_ip="172.16.0.2", perception=True)
+    with pytest.raises(ValueError, match="perception needs the sim camera"):
+        Bringup(robot="panda", camera=False, perception=True)
 
 
 def test_an_unknown_robot_or_sim_is_refused():

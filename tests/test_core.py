@@ -118,5 +118,8 @@ def test_a_frame_of_the_wrong_size_is_named():
 
 def test_the_registry_names_what_it_knows():
     assert factory("driver", "mujoco").__name__ == "standalone_driver"
-    with pytest.raises(UnknownBackendError, match="unknown camera 'realsense'; valid: none yet"):
-        factory("camera", "realsense")
+    assert factory("camera", "realsense").__name__ == "realsense_camera"
+    with pytest.raises(UnknownBackendError, match="unknown camera 'kinect'; valid: opencv, realsense"):
+        factory("camera", "kinect")
+    with pytest.raises(UnknownBackendError, match="unknown teleop device 'keyboard'; valid: none yet"):
+        factory("teleop device", "keyboard")

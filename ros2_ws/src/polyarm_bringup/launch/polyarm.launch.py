@@ -15,7 +15,16 @@ from launch import LaunchDescription
 from launch.actions import DeclareLaunchArgument, OpaqueFunction, Shutdown
 from launch.substitutions import LaunchConfiguration
 from launch_ros.actions import Node
-from polyarm_bringup.bringup import CAMERA_BACKENDS, CONTROLLERS, DRIVERS, ROBOTS, SIMS, Bringup, describe, launch_arguments
+from polyarm_bringup.bringup import (
+    CAMERA_BACKENDS,
+    CONTROLLERS,
+    DRIVERS,
+    ROBOTS,
+    SIMS,
+    Bringup,
+    describe,
+    launch_arguments,
+)
 
 
 def nodes(context):

@@ -15,7 +15,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import cv2
-import numpy as np
 from polyarm_core.camera import Camera, CameraFrame, CameraIntrinsics
 
 from polyarm_cameras.calibration_files import read_camera_info
