@@ -65,12 +65,19 @@ def feed(device: SoftwareRealSense, color, depth, frames: int, stop: threading.E
         time.sleep(1.0 / FPS)
 
 
-def test_realsense_reads_injected_frames_through_align_and_records_them(scene_frames, tmp_path):
-    color, depth, intrinsics = scene_frames
+def recording_camera(intrinsics: CameraIntrinsics, path):
+    """A SoftwareRealSense, wrapped in rs.recorder writing to `path`, read by a connected RealSenseCamera.
+    Release the recorder (del) to have the file written out."""
     software = SoftwareRealSense(intrinsics, fps=FPS)
-    recorder = software.record_to(tmp_path / "scene.db3")
+    recorder = software.record_to(path)
     camera = RealSenseCamera(RealSenseConfig(W, H, FPS), device=recorder)
     camera.connect()
+    return software, recorder, camera
+
+
+def test_realsense_reads_injected_frames_through_align_and_records_them(scene_frames, tmp_path):
+    color, depth, intrinsics = scene_frames
+    software, recorder, camera = recording_camera(intrinsics, tmp_path / "scene.db3")
     stop = threading.Event()
     feeder = threading.Thread(target=feed, args=(software, color, depth, 45, stop))
     feeder.start()
@@ -98,19 +105,15 @@ def test_realsense_reads_injected_frames_through_align_and_records_them(scene_fr
     assert dropped == len(DROPPED)
     stamps = np.diff([f.stamp_ns for f in frames[-10:]]) * 1e-6
     assert np.allclose(stamps, 1000.0 / FPS, atol=0.01)  # the device's exposure times, not arrival times
-    assert 0 <= arrivals[-1] - frames[-1].stamp_ns < 100e6  # on the host's clock, at or before arrival
+    assert 0 <= arrivals[-1] - frames[-1].stamp_ns < 1e9  # on the host's clock (not the device's 11 days), at or before arrival
     assert (tmp_path / "scene.db3").stat().st_size > W * H * 5
 
 
 @pytest.mark.ros
 def test_the_camera_node_plays_a_recording_back_with_its_intrinsics(scene_frames, node, start_node, tmp_path):
     color, depth, intrinsics = scene_frames
-    software = SoftwareRealSense(intrinsics, fps=FPS)
-    recorder = software.record_to(tmp_path / "scene.db3")
-    camera = RealSenseCamera(RealSenseConfig(W, H, FPS), device=recorder)
-    camera.connect()
-    stop = threading.Event()
-    feed(software, color, depth, 20, stop)
+    software, recorder, camera = recording_camera(intrinsics, tmp_path / "scene.db3")
+    feed(software, color, depth, 20, threading.Event())
     camera.close()
     del camera, recorder
     depths = Collector(node, Image, "camera/aligned_depth_to_color/image_raw", SENSOR)
