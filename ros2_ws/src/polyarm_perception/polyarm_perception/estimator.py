@@ -116,8 +116,8 @@ class ObjectPoseEstimator:
         if not passed:
             best = max(results, key=lambda r: r.fitness * r.coverage)
             return Estimate(None, f"no cluster matches the object (best: fitness {best.fitness:.2f}, rmse "
-                            f"{best.rmse * 1000:.1f} mm, coverage {best.coverage:.2f})", len(scene), len(found),
-                            rejected=results)
+                            f"{best.rmse * 1000:.1f} mm, coverage {best.coverage:.2f}, visible {best.visible:.2f})",
+                            len(scene), len(found), rejected=results)
         best = max(passed, key=lambda r: r.fitness * r.coverage)
         return Estimate(best, "ok", len(scene), len(found), rejected=[r for r in results if r is not best])
 
@@ -134,7 +134,8 @@ class ObjectPoseEstimator:
         coverage, visible = self.coverage(r.pose, *view)
         return replace(r, coverage=coverage, visible=visible)
 
-    def coverage(self, pose: np.ndarray, depth_m: np.ndarray, K: np.ndarray, camera_from_base: np.ndarray) -> tuple[float, float]:
+    def coverage(self, pose: np.ndarray, depth_m: np.ndarray, K: np.ndarray,
+                 camera_from_base: np.ndarray) -> tuple[float, float]:
         """(coverage, visible): of the template's camera-facing points at `pose`, the share that nothing
         nearer hides (visible), and of those the share where the depth image sees a surface within
         depth_tolerance (coverage). Hidden: the image has a return nearer than the point; a return

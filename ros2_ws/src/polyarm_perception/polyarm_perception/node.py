@@ -1,10 +1,10 @@
 """PerceptionNode: the object's pose from the depth camera, on `perception/object_pose`.
 
 It reads the aligned depth image and its camera_info (realsense-ros names) and joint_states (to take
-the arm's own points out, RobotSelfFilter), runs ObjectPoseEstimator on the newest frame, and publishes the pose in base_link stamped with the frame's stamp, only when it
-passes the gate. When it does not (the object gone, or hidden by the gripper), it publishes nothing
-and says why in the log (once per change) and in /diagnostics, with fitness, RMSE, points and time per
-frame. The camera's pose in base_link comes from the hand-eye file (`camera_pose_file`) on a robot,
+the arm's own points out, RobotSelfFilter), runs ObjectPoseEstimator on the newest frame, and publishes
+the pose in base_link, stamped with the frame's stamp, only when it passes the gate. When it does not
+(the object gone, or hidden by the gripper), it publishes nothing and says why in the log (once per
+change) and in /diagnostics, with fitness, RMSE, coverage, points and time per frame. The camera's pose in base_link comes from the hand-eye file (`camera_pose_file`) on a robot,
 or from the sim camera's parameters (`camera.position`, `camera.look_at`) in sim.
 """
 
