@@ -7,6 +7,7 @@
 from __future__ import annotations
 
 import argparse
+import logging
 import sys
 
 
@@ -26,6 +27,8 @@ def main(argv: list[str] | None = None) -> int:
     own, ros_args = split_ros_args(argv)
     args = parser.parse_args(own)
     configure_ros_environment()
+    # the backends say what the device does (connected, unplugged, reconnected) through logging
+    logging.basicConfig(level=logging.INFO, format="[%(levelname)s] [camera]: %(message)s")
     given = {k: v for k, v in vars(args).items() if v is not None}
     if given.get("backend", "realsense") == "realsense" and "fps" in given:
         given["fps"] = int(given["fps"])
