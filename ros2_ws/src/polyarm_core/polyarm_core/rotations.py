@@ -98,11 +98,12 @@ def matrix_to_rpy(R) -> np.ndarray:
     return np.array([0.0, pitch, np.arctan2(-R[0, 1], R[1, 1])])  # gimbal lock: yaw carries the rest
 
 
-def look_at_optical(position, look_at) -> np.ndarray:
+def look_at_optical(position, look_at, up=(0.0, 0.0, 1.0)) -> np.ndarray:
     """World-from-camera rotation of a camera at `position` whose optical axis passes through `look_at`,
-    in the ROS optical convention (x right, y down, z forward), with the image's x axis level."""
+    in the ROS optical convention (x right, y down, z forward), with the image's x axis level (normal
+    to `up`, which the image's up leans towards)."""
     forward = np.subtract(look_at, position).astype(float)
     forward /= np.linalg.norm(forward)
-    right = np.cross(forward, [0.0, 0.0, 1.0])
+    right = np.cross(forward, np.asarray(up, dtype=float))
     right /= np.linalg.norm(right)
     return np.column_stack([right, np.cross(forward, right), forward])

@@ -25,6 +25,9 @@ class CameraConfig:
     max_depth_m: float = 6.0  # beyond this, depth reads 0 (no return), as on a RealSense
     frame_id: str = "camera_color_optical_frame"
     name: str = field(default="scene_camera")
+    # "world": fixed in the scene (eye-to-hand); "wrist": on the TCP, position and look_at in the TCP frame
+    # with the TCP's -x as the image's up (eye-in-hand)
+    mount: str = "world"
 
     @classmethod
     def for_robot(cls, robot: str, **overrides) -> "CameraConfig":
@@ -47,8 +50,11 @@ class CameraConfig:
         forward = np.subtract(self.look_at, self.position)
         if np.linalg.norm(forward) < 1e-6:
             raise ValueError("camera position and look_at coincide")
-        if np.linalg.norm(np.cross(forward, [0.0, 0.0, 1.0])) < 1e-6:
-            raise ValueError("camera looks straight up or down; tilt look_at a little")
+        if self.mount not in ("world", "wrist"):
+            raise ValueError(f"camera mount must be world or wrist, got {self.mount!r}")
+        up = (-1.0, 0.0, 0.0) if self.mount == "wrist" else (0.0, 0.0, 1.0)
+        if np.linalg.norm(np.cross(forward, up)) < 1e-6:
+            raise ValueError("camera looks straight along its up direction; tilt look_at a little")
 
     @property
     def K(self) -> np.ndarray:
@@ -59,8 +65,8 @@ class CameraConfig:
         return np.array([[fx, 0.0, cx], [0.0, fy, cy], [0.0, 0.0, 1.0]])
 
     def optical_rotation(self) -> np.ndarray:
-        """World-from-camera rotation in the ROS optical convention (x right, y down, z forward)."""
-        return look_at_optical(self.position, self.look_at)
+        """Parent-from-camera rotation in the ROS optical convention (x right, y down, z forward)."""
+        return look_at_optical(self.position, self.look_at, up=(-1.0, 0.0, 0.0) if self.mount == "wrist" else (0.0, 0.0, 1.0))
 
     def mujoco_rotation(self) -> np.ndarray:
         """World-from-camera rotation in MuJoCo's convention (x right, y up, looking along -z)."""

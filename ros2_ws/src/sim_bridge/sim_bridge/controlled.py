@@ -20,8 +20,8 @@ from sim_bridge.mujoco_sim import MujocoSim
 
 class ControlledSim:
     def __init__(self, robot: RobotProfile, config: ControllerConfig | None = None, camera: CameraConfig | None = None,
-                 task=None):
-        self.sim = MujocoSim(robot, camera, task=task)
+                 task=None, board=None):
+        self.sim = MujocoSim(robot, camera, task=task, board=board)
         self.config = config or default_config(robot.name)
         self.controller = ControllerCore(robot, self.config)
         self.loop = ControlLoop(MujocoDriver(self.sim, clock_ns=lambda: int(self.sim.time * 1e9)), self.controller)

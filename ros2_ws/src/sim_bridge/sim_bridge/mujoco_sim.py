@@ -36,11 +36,12 @@ class MujocoSim:
         physics_rate: float = 1000.0,
         effort_timeout: float = 0.1,
         task=None,
+        board=None,
     ):
         self.robot = robot
         self.camera = camera
         self.task = task
-        self.spec = build_scene(robot, camera, physics_rate, task)
+        self.spec = build_scene(robot, camera, physics_rate, task, board)
         self.model = self.spec.compile()
         self.data = mujoco.MjData(self.model)
         self.limits = joint_limits(self.model, robot)

@@ -10,6 +10,7 @@ import mujoco
 import numpy as np
 from polyarm_description import RobotProfile
 
+from sim_bridge.calibration_board import mount_board
 from sim_bridge.camera import CameraConfig
 
 TABLE_HALF_SIZE = (0.7, 0.8, 0.02)  # m; the top surface is the plane z = 0 of base_link
@@ -20,7 +21,9 @@ FLOOR_Z = -0.75
 SCENE_CONTYPE, SCENE_CONAFFINITY = 1, 3
 
 
-def build_scene(robot: RobotProfile, camera: CameraConfig | None, physics_rate: float = 1000.0, task=None) -> mujoco.MjSpec:
+def build_scene(robot: RobotProfile, camera: CameraConfig | None, physics_rate: float = 1000.0, task=None,
+                board=None) -> mujoco.MjSpec:
+    """`board`: a calibration_board.BoardMount (a ChArUco board in the gripper, on the table, or free)."""
     if physics_rate < 500:
         raise ValueError(f"physics rate {physics_rate} Hz is below the 500 Hz minimum")
     spec = mujoco.MjSpec.from_file(str(robot.mjcf_path))
@@ -30,8 +33,10 @@ def build_scene(robot: RobotProfile, camera: CameraConfig | None, physics_rate: 
     _add_environment(spec)
     if task is not None:
         task.build(spec)
+    if board is not None:
+        mount_board(spec, robot.tcp_site, board)
     if camera is not None:
-        _add_camera(spec, camera)
+        _add_camera(spec, camera, robot.tcp_site)
     if robot.perception_camera_view:  # rendered only when asked for (polyarm_perception.sim_view)
         _add_camera(spec, CameraConfig.perception_view(robot.name))
     return spec
@@ -50,10 +55,20 @@ def _add_environment(spec: mujoco.MjSpec) -> None:
     spec.visual.headlight.diffuse = [0.2, 0.2, 0.2]
 
 
-def _add_camera(spec: mujoco.MjSpec, camera: CameraConfig) -> None:
+def _add_camera(spec: mujoco.MjSpec, camera: CameraConfig, tcp_site: str = "tcp") -> None:
     quat = np.zeros(4)
     mujoco.mju_mat2Quat(quat, camera.mujoco_rotation().ravel())
-    cam = spec.worldbody.add_camera(name=camera.name, pos=list(camera.position), quat=quat.tolist())
+    if camera.mount == "wrist":  # position and look_at are in the TCP frame; the camera rides on its body
+        site = spec.site(tcp_site)
+        parent_from_site = np.eye(4)
+        R = np.empty(9)
+        mujoco.mju_quat2Mat(R, np.asarray(site.quat, dtype=float))
+        parent_from_site[:3, :3], parent_from_site[:3, 3] = R.reshape(3, 3), site.pos
+        pose = parent_from_site @ np.vstack([np.column_stack([camera.mujoco_rotation(), camera.position]), [0, 0, 0, 1]])
+        mujoco.mju_mat2Quat(quat, np.ascontiguousarray(pose[:3, :3]).ravel())
+        cam = site.parent.add_camera(name=camera.name, pos=pose[:3, 3].tolist(), quat=quat.tolist())
+    else:
+        cam = spec.worldbody.add_camera(name=camera.name, pos=list(camera.position), quat=quat.tolist())
     K = camera.K
     cam.resolution = [camera.width, camera.height]
     cam.sensor_size = [camera.width * 1e-5, camera.height * 1e-5]  # any pitch: only ratios matter
