@@ -23,11 +23,12 @@ ALLOWED = {
     "polyarm_cameras": FLOOR,
     "sim_bridge": FLOOR | {"polyarm_control", "polyarm_drivers", "polyarm_cameras"},
     "polyarm_perception": FLOOR | {"polyarm_cameras", "sim_bridge"},  # the task's object shape; the sim's depth camera
+    "polyarm_calibration": FLOOR | {"polyarm_cameras"},
     "policy_server": FLOOR,
     "polyarm_data": FLOOR | {"sim_bridge"},
     "polyarm_learning": FLOOR | {"sim_bridge", "polyarm_perception", "policy_server", "polyarm_data"},
     "polyarm_bringup": FLOOR | {"polyarm_control", "polyarm_drivers", "polyarm_cameras", "sim_bridge", "polyarm_perception",
-                                "policy_server", "polyarm_data", "polyarm_learning"},
+                                "polyarm_calibration", "policy_server", "polyarm_data", "polyarm_learning"},
 }
 ALLOWED["polyarm"] = set(ALLOWED) - {"polyarm"}
 # third-party modules a package must never load: the ground floor is numpy only (OpenCV's resize aside),
@@ -37,6 +38,7 @@ FORBIDDEN = {
     DESCRIPTION: {"rclpy", "torch"},
     "policy_server": {"mujoco"},
     "polyarm_cameras": {"mujoco", "torch"},
+    "polyarm_calibration": {"mujoco", "torch"},
 }
 
 

@@ -12,6 +12,7 @@ COMMANDS = {
     "fake-robot": ("polyarm_drivers.fake_robot:main", "a simulator of the robot's controller at its network protocol (panda: franky-sim)"),
     "camera": ("polyarm_cameras.main:main", "run a real camera's node (realsense, opencv): color, aligned depth, camera_info"),
     "perception": ("polyarm_perception.main:main", "the object's pose from the depth camera by template ICP, on perception/object_pose"),
+    "calibrate": ("polyarm_calibration.main:main", "calibrate a camera: intrinsics, or hand-eye (eye-to-hand, eye-in-hand), moving the arm"),
     "controller": ("polyarm_control.main:main", "run the 100 Hz operational-space controller for one arm"),
     "collect": ("polyarm_data.collect:main", "record scripted episodes of a sim task into a Minari-layout dataset"),
     "dataset": ("polyarm_data.collect:dataset_main", "inspect a dataset ('polyarm dataset info PATH')"),
@@ -28,7 +29,7 @@ COMMANDS = {
 }
 
 # Commands whose process never loads MuJoCo: the policy runs on the robot with its runtime alone.
-WITHOUT_SIMULATOR = {"policy", "export", "record", "monitor", "dataset", "compare", "camera"}
+WITHOUT_SIMULATOR = {"policy", "export", "record", "monitor", "dataset", "compare", "camera", "calibrate"}
 
 
 def usage() -> str:

@@ -27,7 +27,8 @@ class IntrinsicsResult:
 
 def calibrate_intrinsics(views: list[BoardView | None], width: int, height: int,
                          max_view_error_px: float = 1.0) -> IntrinsicsResult:
-    """Pinhole + plumb_bob (k3 fixed at 0: a RealSense or webcam lens needs no more) from board views;
+    """Pinhole + radial k1, k2 (k3 and the tangential terms fixed at 0: a RealSense or webcam lens needs no
+    more, and freeing them lets the principal point wander by pixels, found on the sim's camera) from board views;
     None for a view whose board was not seen."""
     dropped = {i: "board not seen" for i, v in enumerate(views) if v is None}
     used = {i: v for i, v in enumerate(views) if v is not None}
@@ -48,7 +49,7 @@ def calibrate_intrinsics(views: list[BoardView | None], width: int, height: int,
 def _solve(views: dict, width: int, height: int):
     objects = [v.board_points.astype(np.float32) for v in views.values()]
     pixels = [v.pixels.astype(np.float32).reshape(-1, 1, 2) for v in views.values()]
-    _, K, dist, rvecs, tvecs = cv2.calibrateCamera(objects, pixels, (width, height), None, None, flags=cv2.CALIB_FIX_K3)
+    _, K, dist, rvecs, tvecs = cv2.calibrateCamera(objects, pixels, (width, height), None, None, flags=cv2.CALIB_FIX_K3 | cv2.CALIB_ZERO_TANGENT_DIST)
     errors = {}
     for i, obj, pix, r, t in zip(views, objects, pixels, rvecs, tvecs):
         projected, _ = cv2.projectPoints(obj, r, t, K, dist)

@@ -25,13 +25,18 @@ def _pose(R: np.ndarray, p) -> np.ndarray:
 
 
 def eye_to_hand_targets(n: int, camera_position, centre, rng: np.random.Generator, spread=(0.08, 0.1, 0.06),
-                        tilt_deg: float = 20.0, roll_deg: float = 40.0) -> list[np.ndarray]:
+                        tilt_deg: float = 20.0, roll_deg: float = 40.0, max_elevation_deg: float = 15.0) -> list[np.ndarray]:
     """TCP targets around `centre` with the held board's face (along the TCP's x) towards the camera,
-    tipped and rolled at random, the gripper otherwise pointing down."""
+    tipped and rolled at random, the gripper otherwise pointing down. The face is raised at most
+    `max_elevation_deg` above the horizontal (a camera above sees it obliquely): facing a camera high
+    above, the gripper would have to tip over, to poses the arm reaches badly or not at all."""
     targets = []
     for _ in range(n):
         p = np.asarray(centre, dtype=float) + rng.uniform(-1.0, 1.0, 3) * np.asarray(spread)
-        x = _jitter(_unit(np.asarray(camera_position) - p), tilt_deg, rng)
+        towards = _unit(np.asarray(camera_position) - p)
+        horizontal = _unit([towards[0], towards[1], 0.0])
+        elevation = min(np.arcsin(towards[2]), np.radians(max_elevation_deg))
+        x = _jitter(np.cos(elevation) * horizontal + np.array([0.0, 0.0, np.sin(elevation)]), tilt_deg, rng)
         down = np.array([0.0, 0.0, -1.0])
         z = _unit(down - (down @ x) * x)
         z = from_rotation_vector(x * np.radians(rng.uniform(-roll_deg, roll_deg))) @ z

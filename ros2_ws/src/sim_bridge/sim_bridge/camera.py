@@ -8,6 +8,10 @@ import numpy as np
 from polyarm_core.rotations import look_at_optical
 from polyarm_description import get_robot
 
+# A wrist camera's default pose in the TCP frame (position, look_at): 6 cm to the side of the fingers and
+# 8 cm behind the TCP, looking along the gripper.
+WRIST_CAMERA = ((0.06, 0.0, -0.08), (0.06, 0.0, 0.3))
+
 
 @dataclass(frozen=True)
 class CameraConfig:

@@ -34,6 +34,13 @@ PARAMETERS = {  # name: (default, description)
     "camera.rate": (15.0, "frames per simulated second"),
     "camera.position": ([0.0, 0.0, 0.0], "camera position in base_link, m (all zero: the robot's default view)"),
     "camera.look_at": ([0.0, 0.0, 0.0], "point the optical axis passes through, m (all zero: default)"),
+    "camera.mount": ("world", "world: fixed in the scene; wrist: on the TCP (position and look_at in the TCP frame)"),
+    "calibration.board": ("", "a ChArUco board in the scene: gripper (held at the TCP), table (face up), or none"),
+    "calibration.squares": ([6, 5], "the board's squares, across and down"),
+    "calibration.square_m": (0.03, "side of a square, m"),
+    "calibration.marker_m": (0.022, "side of a marker, m"),
+    "calibration.dictionary": ("DICT_4X4_50", "the markers' ArUco dictionary"),
+    "calibration.table_xy": ([0.0, 0.0], "the table board's centre in base_link, m (zero: the object space's centre)"),
 }
 
 

@@ -22,6 +22,7 @@ import time
 import numpy as np
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus
 from geometry_msgs.msg import PoseStamped, WrenchStamped
+from polyarm_cameras.charuco import CharucoBoardSpec
 from polyarm_cameras.stream import CameraStream
 from polyarm_common import conversions as conv
 from polyarm_common.qos import COMMAND, STATE
@@ -34,7 +35,8 @@ from rosgraph_msgs.msg import Clock
 from std_msgs.msg import Bool
 from std_srvs.srv import Trigger
 
-from sim_bridge.camera import CameraConfig
+from sim_bridge.calibration_board import BoardMount
+from sim_bridge.camera import WRIST_CAMERA, CameraConfig
 from sim_bridge.devices import MujocoDriver, SceneCamera
 from sim_bridge.mujoco_sim import MujocoSim
 from sim_bridge.pacing import RealTimeFactor, RealTimePacer
@@ -49,6 +51,7 @@ class SimNode(Node):
         p = {name: self.get_parameter(name).value for name in parameters}
         robot = get_robot(p["robot"])  # UnknownRobotError (a ValueError) lists the valid robots
         self.camera = _camera_config(robot.name, p) if p["camera.enabled"] else None
+        self.board = _board_mount(robot, p)
         self._sim_args = (robot, self.camera, p["physics_rate"], p["effort_timeout"])
         self.fast = bool(p["fast"])
         self.sim_clock = self.fast or bool(self.get_parameter("use_sim_time").value)
@@ -168,7 +171,7 @@ class SimNode(Node):
         robot, camera, physics_rate, effort_timeout = self._sim_args
         area, density = self.get_parameter("task.area_cm2").value, self.get_parameter("task.density").value
         task_object = make_task(task, robot, area, density) if task else None
-        sim = MujocoSim(robot, camera, physics_rate, effort_timeout, task=task_object)
+        sim = MujocoSim(robot, camera, physics_rate, effort_timeout, task=task_object, board=self.board)
         sim.reset(rng=np.random.default_rng(seed), hold=hold)  # a hold only after sim/reset: nothing to fight at start
         return sim
 
@@ -207,8 +210,20 @@ class SimNode(Node):
             self.camera_stream.stop()
 
 
+def _board_mount(robot, p: dict) -> BoardMount | None:
+    """The calibration board the sim shows (calibration.board: gripper, table or none)."""
+    if not p["calibration.board"]:
+        return None
+    squares_x, squares_y = (int(v) for v in p["calibration.squares"])
+    board = CharucoBoardSpec(squares_x, squares_y, float(p["calibration.square_m"]), float(p["calibration.marker_m"]),
+                             p["calibration.dictionary"])
+    table_xy = tuple(float(v) for v in p["calibration.table_xy"]) if any(p["calibration.table_xy"]) else robot.task_layout["objects"]
+    return BoardMount(p["calibration.board"], board, table_xy)
+
+
 def _camera_config(robot: str, p: dict) -> CameraConfig:
-    overrides = dict(width=int(p["camera.width"]), height=int(p["camera.height"]), rate_hz=float(p["camera.rate"]))
+    overrides = dict(width=int(p["camera.width"]), height=int(p["camera.height"]), rate_hz=float(p["camera.rate"]),
+                     mount=p["camera.mount"])
     for key in ("fx", "fy"):
         if p[f"camera.{key}"] > 0:
             overrides[key] = float(p[f"camera.{key}"])
@@ -221,4 +236,6 @@ def _camera_config(robot: str, p: dict) -> CameraConfig:
             raise ValueError(f"camera.{key} needs 3 values, got {value}")
         if any(value):
             overrides[key] = tuple(value)
+    if p["camera.mount"] == "wrist" and not any(p["camera.position"]):  # a wrist camera's default: behind the fingers
+        overrides.update(position=WRIST_CAMERA[0], look_at=WRIST_CAMERA[1])
     return CameraConfig.for_robot(robot, **overrides)
