@@ -58,7 +58,7 @@ class CameraConfig:
             raise ValueError(f"camera mount must be world or wrist, got {self.mount!r}")
         up = (-1.0, 0.0, 0.0) if self.mount == "wrist" else (0.0, 0.0, 1.0)
         if np.linalg.norm(np.cross(forward, up)) < 1e-6:
-            raise ValueError("camera looks straight along its up direction; tilt look_at a little")
+            raise ValueError("camera looks straight up or down (along its up direction); tilt look_at a little")
 
     @property
     def K(self) -> np.ndarray:
