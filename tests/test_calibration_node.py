@@ -20,7 +20,7 @@ from polyarm_core.rotations import angle_between
 from sim_bridge.camera import WRIST_CAMERA, CameraConfig
 
 pytestmark = pytest.mark.ros
-POSES = "16"  # at least 12 must give samples
+POSES = "14"  # at least 12 must give samples
 GATE_MM, GATE_DEG = 2.0, 0.3
 
 
@@ -39,7 +39,7 @@ def run_session(start_node, tmp_path, mode: str, sim_parameters: list[str], wher
     start_node("sim", "--robot", "panda", "--camera-rate", "5", "--ros-args", *sim_parameters)
     start_node("controller", "--robot", "panda")
     out = tmp_path / mode
-    done = calibrate("hand-eye", "--robot", "panda", "--mode", mode, *where, "--poses", POSES, "--speed", "0.25",
+    done = calibrate("hand-eye", "--robot", "panda", "--mode", mode, *where, "--poses", POSES, "--speed", "0.3",
                      "--out", str(out))
     assert done.returncode == 0, done.stdout + done.stderr
     assert done.stdout.count("saved") >= 12, done.stdout
