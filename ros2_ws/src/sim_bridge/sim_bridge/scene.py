@@ -76,7 +76,8 @@ def _add_camera(spec: mujoco.MjSpec, camera: CameraConfig, tcp_site: str = "tcp"
     # MuJoCo offsets the principal point from the image centre with the opposite sign of the
     # pixel axes (checked by tests/test_sim_core.py::test_camera_projection_matches_camera_info).
     cam.principal_pixel = [camera.width / 2.0 - K[0, 2], camera.height / 2.0 - K[1, 2]]
-    spec.visual.global_.offwidth = max(camera.width, 640)
-    spec.visual.global_.offheight = max(camera.height, 480)
+    # the offscreen buffer holds every camera of the scene (the scene camera and the perception camera)
+    spec.visual.global_.offwidth = max(spec.visual.global_.offwidth, camera.width, 640)
+    spec.visual.global_.offheight = max(spec.visual.global_.offheight, camera.height, 480)
     spec.visual.map.znear = 0.01  # of the model extent: a few cm
     spec.visual.map.zfar = 50.0
