@@ -27,7 +27,7 @@ from polyarm_calibration.hand_eye import solve_hand_eye  # noqa: E402
 from polyarm_calibration.intrinsics import CalibrationError  # noqa: E402
 from polyarm_calibration.poses import eye_to_hand_targets  # noqa: E402
 from polyarm_cameras.charuco import BoardView, detect  # noqa: E402
-from polyarm_core.rotations import angle_between  # noqa: E402
+from polyarm_core.rotations import angle_between, pose_matrix  # noqa: E402
 from polyarm_description import get_robot  # noqa: E402
 from sim_bridge.calibration_board import BoardMount  # noqa: E402
 from sim_bridge.camera import CameraConfig  # noqa: E402
@@ -54,15 +54,11 @@ def collect(n: int):
         image, _ = renderer.render(loop.sim.data.qpos, loop.sim.data.mocap_pos, loop.sim.data.mocap_quat)
         view = detect(mount.board, image)
         if view is not None:
-            T = np.eye(4)
-            T[:3, :3], T[:3, 3] = rotation, position
-            samples.append((T, view))
+            samples.append((pose_matrix(rotation, position), view))
         if len(samples) == n:
             break
     renderer.close()
-    truth = np.eye(4)
-    truth[:3, :3], truth[:3, 3] = camera.optical_rotation(), camera.position
-    return samples, camera.K, truth
+    return samples, camera.K, pose_matrix(camera.optical_rotation(), camera.position)
 
 
 def solve(samples, K, noise_px: float, rng):

@@ -11,18 +11,13 @@ from polyarm_calibration.hand_eye import solve_hand_eye
 from polyarm_calibration.intrinsics import CalibrationError, calibrate_intrinsics
 from polyarm_cameras.charuco import CharucoBoardSpec, detect
 from polyarm_core.rotations import from_rotation_vector
+from polyarm_core.rotations import pose_matrix as pose
 from polyarm_description import get_robot
 from sim_bridge.calibration_board import BoardMount
 from sim_bridge.camera import CameraConfig
 from sim_bridge.mujoco_sim import MujocoSim, SceneRenderer
 
 W, H = 640, 480
-
-
-def pose(R, p) -> np.ndarray:
-    T = np.eye(4)
-    T[:3, :3], T[:3, 3] = R, p
-    return T
 
 
 def free_board_views(camera: CameraConfig, n: int, seed: int = 0):

@@ -16,7 +16,7 @@ import yaml
 from conftest import REPO
 from polyarm_bringup.bringup import perception_view
 from polyarm_cameras.calibration_files import read_camera_pose
-from polyarm_core.rotations import angle_between
+from polyarm_core.rotations import angle_between, pose_matrix
 from sim_bridge.camera import WRIST_CAMERA, CameraConfig
 
 pytestmark = pytest.mark.ros
@@ -49,8 +49,7 @@ def run_session(start_node, tmp_path, mode: str, sim_parameters: list[str], wher
 def test_eye_to_hand_through_ros_recovers_the_sim_camera_and_its_files_serve_perception(start_node, tmp_path):
     view = perception_view("panda")
     camera = CameraConfig.perception_view("panda")
-    truth = np.eye(4)
-    truth[:3, :3], truth[:3, 3] = camera.optical_rotation(), camera.position
+    truth = pose_matrix(camera.optical_rotation(), camera.position)
     out, found, stdout = run_session(
         start_node, tmp_path, "eye-to-hand",
         ["-p", f"camera.position:={view['camera.position']}", "-p", f"camera.look_at:={view['camera.look_at']}",
@@ -67,8 +66,7 @@ def test_eye_to_hand_through_ros_recovers_the_sim_camera_and_its_files_serve_per
 
 def test_eye_in_hand_through_ros_recovers_the_wrist_camera(start_node, tmp_path):
     camera = CameraConfig(position=WRIST_CAMERA[0], look_at=WRIST_CAMERA[1], mount="wrist")
-    truth = np.eye(4)
-    truth[:3, :3], truth[:3, 3] = camera.optical_rotation(), camera.position
+    truth = pose_matrix(camera.optical_rotation(), camera.position)
     _, found, stdout = run_session(start_node, tmp_path, "eye-in-hand",
                                    ["-p", "camera.mount:=wrist", "-p", "calibration.board:=table"], [])
     error_mm, error_deg = pose_error(found.matrix, truth)

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 from polyarm_cameras.charuco import BoardView
+from polyarm_core.rotations import pose_matrix
 
 
 @dataclass(frozen=True)
@@ -22,10 +23,9 @@ class BoardPose:
     flip_ratio: float  # the flipped solution's error over this one's (large: unambiguous)
 
 
-def pose_matrix(rvec, tvec) -> np.ndarray:
-    T = np.eye(4)
-    T[:3, :3], T[:3, 3] = cv2.Rodrigues(np.asarray(rvec, dtype=float))[0], np.ravel(tvec)
-    return T
+def pnp_pose(rvec, tvec) -> np.ndarray:
+    """The 4 x 4 pose of an OpenCV rotation vector and translation."""
+    return pose_matrix(cv2.Rodrigues(np.asarray(rvec, dtype=float))[0], tvec)
 
 
 def board_pose(view: BoardView, K: np.ndarray, distortion, max_error_px: float = 1.5,
@@ -34,7 +34,7 @@ def board_pose(view: BoardView, K: np.ndarray, distortion, max_error_px: float =
     dist = np.asarray(distortion, dtype=float)
     _, rvecs, tvecs, errors = cv2.solvePnPGeneric(view.board_points, view.pixels, K, dist, flags=cv2.SOLVEPNP_IPPE)
     candidates = sorted(zip(np.ravel(errors), rvecs, tvecs), key=lambda c: c[0])
-    facing = [c for c in candidates if _faces_camera(pose_matrix(c[1], c[2]))]
+    facing = [c for c in candidates if _faces_camera(pnp_pose(c[1], c[2]))]
     if not facing:
         return None, "no PnP solution has the board facing the camera"
     error, rvec, tvec = facing[0]
@@ -46,7 +46,7 @@ def board_pose(view: BoardView, K: np.ndarray, distortion, max_error_px: float =
         return None, f"reprojection error {error:.2f} px > {max_error_px} px"
     if ratio < min_flip_ratio:
         return None, f"the board's flipped pose fits almost as well ({ratio:.2f}x the error): ambiguous"
-    return BoardPose(pose_matrix(rvec, tvec), error, ratio), "ok"
+    return BoardPose(pnp_pose(rvec, tvec), error, ratio), "ok"
 
 
 def _faces_camera(camera_from_board: np.ndarray) -> bool:

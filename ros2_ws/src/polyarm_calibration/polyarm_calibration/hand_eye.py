@@ -17,6 +17,7 @@ from dataclasses import dataclass
 
 import cv2
 import numpy as np
+from polyarm_core.rotations import pose_matrix
 
 from polyarm_calibration.intrinsics import CalibrationError
 
@@ -58,13 +59,13 @@ def solve_hand_eye(base_from_tcp: list, camera_from_board: list, mode: str) -> H
     for name, method in HAND_EYE.items():
         R, t = cv2.calibrateHandEye([T[:3, :3] for T in hand], [T[:3, 3] for T in hand],
                                     [T[:3, :3] for T in board], [T[:3, 3] for T in board], method=method)
-        solutions.append(_solution(name, _matrix(R, t), tcp, board, mode))
+        solutions.append(_solution(name, pose_matrix(R, t), tcp, board, mode))
     for name, method in ROBOT_WORLD.items():
         # AX = ZB with A the board in the camera; B the TCP in base_link (eye-to-hand) or its inverse (eye-in-hand)
         moved = tcp if mode == "eye-to-hand" else [np.linalg.inv(T) for T in tcp]
         _, _, R, t = cv2.calibrateRobotWorldHandEye([T[:3, :3] for T in board], [T[:3, 3] for T in board],
                                                     [T[:3, :3] for T in moved], [T[:3, 3] for T in moved], method=method)
-        solutions.append(_solution(name, np.linalg.inv(_matrix(R, t)), tcp, board, mode))
+        solutions.append(_solution(name, np.linalg.inv(pose_matrix(R, t)), tcp, board, mode))
     solutions.sort(key=lambda s: (s.residual_mm, s.residual_deg))
     return HandEyeResult(mode, solutions[0], solutions)
 
@@ -85,12 +86,6 @@ def check_rotation_diversity(base_from_tcp: list) -> None:
     if singular[1] < 0.1 * singular[0]:
         raise CalibrationError("degenerate motion: every rotation between poses is about one axis; "
                                "hand-eye needs rotations about at least two axes")
-
-
-def _matrix(R, t) -> np.ndarray:
-    T = np.eye(4)
-    T[:3, :3], T[:3, 3] = np.asarray(R), np.ravel(t)
-    return T
 
 
 def _solution(method: str, X: np.ndarray, tcp: list, board: list, mode: str) -> HandEyeSolution:

@@ -61,15 +61,15 @@ def parse(argv):
 
 
 def targets(args, robot) -> list[np.ndarray]:
+    from polyarm_core.rotations import pose_matrix
+
     from polyarm_calibration.poses import eye_in_hand_targets, eye_to_hand_targets
 
     rng = np.random.default_rng(args.seed)
     centre_xy = robot.task_layout.get("objects", (0.4, 0.0))
     if args.what == "hand-eye" and args.mode == "eye-in-hand":
         board = np.array(args.board_at or (*centre_xy, 0.0))
-        tcp_from_camera = np.eye(4)
-        tcp_from_camera[:3, 3] = args.camera_offset
-        return eye_in_hand_targets(args.poses, board, tcp_from_camera, rng)
+        return eye_in_hand_targets(args.poses, board, pose_matrix(np.eye(3), args.camera_offset), rng)
     if args.camera_at is None:
         raise ValueError("a fixed camera needs its rough position: --camera-at X Y Z")
     camera = np.array(args.camera_at)

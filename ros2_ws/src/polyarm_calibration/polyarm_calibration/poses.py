@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 import numpy as np
-from polyarm_core.rotations import from_rotation_vector
+from polyarm_core.rotations import from_rotation_vector, pose_matrix
 
 
 def _unit(v) -> np.ndarray:
@@ -16,12 +16,6 @@ def _jitter(direction: np.ndarray, max_deg: float, rng: np.random.Generator) -> 
     """`direction` tipped by up to `max_deg` about a random axis normal to it."""
     axis = np.cross(direction, rng.normal(size=3))
     return from_rotation_vector(_unit(axis) * np.radians(rng.uniform(0.0, max_deg))) @ direction
-
-
-def _pose(R: np.ndarray, p) -> np.ndarray:
-    T = np.eye(4)
-    T[:3, :3], T[:3, 3] = R, p
-    return T
 
 
 def eye_to_hand_targets(n: int, camera_position, centre, rng: np.random.Generator, spread=(0.08, 0.1, 0.06),
@@ -40,7 +34,7 @@ def eye_to_hand_targets(n: int, camera_position, centre, rng: np.random.Generato
         down = np.array([0.0, 0.0, -1.0])
         z = _unit(down - (down @ x) * x)
         z = from_rotation_vector(x * np.radians(rng.uniform(-roll_deg, roll_deg))) @ z
-        targets.append(_pose(np.column_stack([x, np.cross(z, x), z]), p))
+        targets.append(pose_matrix(np.column_stack([x, np.cross(z, x), z]), p))
     return targets
 
 
@@ -54,6 +48,6 @@ def eye_in_hand_targets(n: int, board_centre, tcp_from_camera: np.ndarray, rng: 
         camera = centre - view * rng.uniform(*distance)
         x = _unit(np.cross(view, [0.0, 1.0, 0.0]) if abs(view[1]) < 0.9 else np.cross(view, [1.0, 0.0, 0.0]))
         x = from_rotation_vector(view * np.radians(rng.uniform(-roll_deg, roll_deg))) @ x
-        base_from_camera = _pose(np.column_stack([x, np.cross(view, x), view]), camera)
+        base_from_camera = pose_matrix(np.column_stack([x, np.cross(view, x), view]), camera)
         targets.append(base_from_camera @ np.linalg.inv(tcp_from_camera))
     return targets

@@ -16,7 +16,7 @@ import numpy as np
 import yaml
 from polyarm_cameras.charuco import CharucoBoardSpec
 from polyarm_core.camera import CameraIntrinsics
-from polyarm_core.rotations import matrix_to_quat, quat_to_matrix
+from polyarm_core.rotations import matrix_to_quat, pose_matrix, quat_to_matrix
 
 from polyarm_calibration.intrinsics import CalibrationError
 
@@ -69,8 +69,7 @@ def read_samples(directory: Path) -> list[Sample]:
         image = cv2.imread(str(path.with_suffix(".png")), cv2.IMREAD_COLOR)
         if image is None:
             raise CalibrationError(f"{path.with_suffix('.png')} is missing or not an image")
-        T = np.eye(4)
-        T[:3, :3], T[:3, 3] = quat_to_matrix(data["tcp_rotation_xyzw"]), data["tcp_translation"]
+        T = pose_matrix(quat_to_matrix(data["tcp_rotation_xyzw"]), data["tcp_translation"])
         camera = data.get("camera")
         intrinsics = None if camera is None else CameraIntrinsics(
             camera["width"], camera["height"], np.reshape(camera["K"], (3, 3)), tuple(camera["distortion"]))

@@ -20,6 +20,7 @@ from polyarm_core.rotations import (
     from_rotation_vector,
     matrix_to_quat,
     orientation_error,
+    pose_matrix,
     quat_to_matrix,
 )
 from sensor_msgs.msg import CameraInfo, Image
@@ -45,9 +46,8 @@ class CalibrationSession:
 
     def _on_pose(self, msg: PoseStamped) -> None:
         position, quaternion = conv.pose_arrays(msg)
-        T = np.eye(4)
-        T[:3, :3], T[:3, 3] = quat_to_matrix(quaternion), position
-        self._poses = [p for p in self._poses if time.monotonic() - p[0] < 2.0] + [(time.monotonic(), T)]
+        now = time.monotonic()
+        self._poses = [p for p in self._poses if now - p[0] < 2.0] + [(now, pose_matrix(quat_to_matrix(quaternion), position))]
 
     def _on_image(self, msg: Image) -> None:
         self._image = msg

@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 import yaml
 from polyarm_core.camera import CameraIntrinsics
-from polyarm_core.rotations import matrix_to_quat, quat_to_matrix
+from polyarm_core.rotations import matrix_to_quat, pose_matrix, quat_to_matrix
 
 
 class CalibrationFileError(ValueError):
@@ -95,8 +95,7 @@ def read_camera_pose(path) -> CameraPose:
         raise CalibrationFileError(f"{path}: translation needs 3 numbers and rotation_xyzw 4, got {t.tolist()}, {q.tolist()}")
     if abs(np.linalg.norm(q) - 1.0) > 1e-3:
         raise CalibrationFileError(f"{path}: rotation_xyzw {q.tolist()} is not a unit quaternion")
-    T = np.eye(4)
-    T[:3, :3], T[:3, 3] = quat_to_matrix(q / np.linalg.norm(q)), t
+    T = pose_matrix(quat_to_matrix(q / np.linalg.norm(q)), t)
     return CameraPose(str(data["parent_frame"]), str(data["child_frame"]), T)
 
 

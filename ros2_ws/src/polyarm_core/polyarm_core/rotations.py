@@ -98,6 +98,13 @@ def matrix_to_rpy(R) -> np.ndarray:
     return np.array([0.0, pitch, np.arctan2(-R[0, 1], R[1, 1])])  # gimbal lock: yaw carries the rest
 
 
+def pose_matrix(rotation, translation) -> np.ndarray:
+    """The 4 x 4 homogeneous transform of a rotation matrix and a translation."""
+    T = np.eye(4)
+    T[:3, :3], T[:3, 3] = rotation, np.ravel(translation)
+    return T
+
+
 def look_at_optical(position, look_at, up=(0.0, 0.0, 1.0)) -> np.ndarray:
     """World-from-camera rotation of a camera at `position` whose optical axis passes through `look_at`,
     in the ROS optical convention (x right, y down, z forward), with the image's x axis level (normal

@@ -47,12 +47,6 @@ class DepthProjector:
         return np.column_stack([column[keep] for column in columns]).astype(np.float64)
 
 
-def pose_matrix(rotation: np.ndarray, translation) -> np.ndarray:
-    T = np.eye(4)
-    T[:3, :3], T[:3, 3] = rotation, translation
-    return T
-
-
 def transform_points(T: np.ndarray, points: np.ndarray) -> np.ndarray:
     """Points (N x 3) mapped by the 4 x 4 transform T."""
     return points @ T[:3, :3].T + T[:3, 3]

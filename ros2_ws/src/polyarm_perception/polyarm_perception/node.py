@@ -18,13 +18,12 @@ from geometry_msgs.msg import PoseStamped
 from polyarm_cameras.calibration_files import read_camera_pose
 from polyarm_common import conversions as conv
 from polyarm_common.qos import SENSOR, STATE
-from polyarm_core.rotations import look_at_optical, matrix_to_quat
+from polyarm_core.rotations import look_at_optical, matrix_to_quat, pose_matrix
 from polyarm_description import get_robot
 from rcl_interfaces.msg import ParameterDescriptor
 from rclpy.node import Node
 from sensor_msgs.msg import CameraInfo, Image, JointState
 
-from polyarm_perception.cloud import pose_matrix
 from polyarm_perception.estimator import ObjectPoseEstimator, PerceptionConfig
 from polyarm_perception.objects import object_shape
 from polyarm_perception.self_filter import RobotSelfFilter

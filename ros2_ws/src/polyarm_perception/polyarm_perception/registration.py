@@ -14,8 +14,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+from polyarm_core.rotations import pose_matrix
 
-from polyarm_perception.cloud import pose_matrix, yaw_matrix
+from polyarm_perception.cloud import yaw_matrix
 from polyarm_perception.segmentation import o3d, point_cloud
 
 

@@ -8,10 +8,10 @@ from dataclasses import replace
 
 import numpy as np
 from polyarm_core.camera import depth_to_millimetres
+from polyarm_core.rotations import pose_matrix
 from sim_bridge.camera import CameraConfig
 from sim_bridge.mujoco_sim import SceneRenderer
 
-from polyarm_perception.cloud import pose_matrix
 from polyarm_perception.estimator import Estimate, ObjectPoseEstimator, PerceptionConfig
 from polyarm_perception.self_filter import RobotSelfFilter
 

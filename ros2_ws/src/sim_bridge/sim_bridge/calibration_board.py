@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 import mujoco
 import numpy as np
 from polyarm_cameras.charuco import CharucoBoardSpec
+from polyarm_core.rotations import pose_matrix
 
 THICKNESS = 0.003  # m
 MARGIN_SQUARES = 0.5  # a white border, so the detector finds the outer markers
@@ -55,9 +56,7 @@ class BoardMount:
 def mount_board(spec: mujoco.MjSpec, tcp_site: str, mount: BoardMount) -> None:
     if mount.where == "gripper":
         site = spec.site(tcp_site)
-        site_pose = np.eye(4)
-        site_pose[:3, :3], site_pose[:3, 3] = _matrix(site.quat), site.pos
-        body_from_board = site_pose @ mount.tcp_from_board()
+        body_from_board = body_from_site(site) @ mount.tcp_from_board()
         add_board(spec, mount.board, site.parent, body_from_board[:3, 3], _quat(body_from_board[:3, :3]))
     elif mount.where == "table":
         T = mount.base_from_board()
@@ -66,10 +65,11 @@ def mount_board(spec: mujoco.MjSpec, tcp_site: str, mount: BoardMount) -> None:
         add_board(spec, mount.board, spec.worldbody.add_body(name="board_mocap", mocap=True), [0, 0, 0], [1, 0, 0, 0])
 
 
-def _matrix(quat) -> np.ndarray:
+def body_from_site(site) -> np.ndarray:
+    """A spec site's pose in its parent body (MuJoCo quaternions are w x y z)."""
     R = np.empty(9)
-    mujoco.mju_quat2Mat(R, np.asarray(quat, dtype=float))
-    return R.reshape(3, 3)
+    mujoco.mju_quat2Mat(R, np.asarray(site.quat, dtype=float))
+    return pose_matrix(R.reshape(3, 3), site.pos)
 
 
 def _quat(R) -> list:

@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import mujoco
 import numpy as np
+from polyarm_core.rotations import pose_matrix
 from polyarm_description import RobotProfile
 
-from sim_bridge.calibration_board import mount_board
+from sim_bridge.calibration_board import body_from_site, mount_board
 from sim_bridge.camera import CameraConfig
 
 TABLE_HALF_SIZE = (0.7, 0.8, 0.02)  # m; the top surface is the plane z = 0 of base_link
@@ -60,11 +61,7 @@ def _add_camera(spec: mujoco.MjSpec, camera: CameraConfig, tcp_site: str = "tcp"
     mujoco.mju_mat2Quat(quat, camera.mujoco_rotation().ravel())
     if camera.mount == "wrist":  # position and look_at are in the TCP frame; the camera rides on its body
         site = spec.site(tcp_site)
-        parent_from_site = np.eye(4)
-        R = np.empty(9)
-        mujoco.mju_quat2Mat(R, np.asarray(site.quat, dtype=float))
-        parent_from_site[:3, :3], parent_from_site[:3, 3] = R.reshape(3, 3), site.pos
-        pose = parent_from_site @ np.vstack([np.column_stack([camera.mujoco_rotation(), camera.position]), [0, 0, 0, 1]])
+        pose = body_from_site(site) @ pose_matrix(camera.mujoco_rotation(), camera.position)
         mujoco.mju_mat2Quat(quat, np.ascontiguousarray(pose[:3, :3]).ravel())
         cam = site.parent.add_camera(name=camera.name, pos=pose[:3, 3].tolist(), quat=quat.tolist())
     else:
