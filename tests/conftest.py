@@ -38,6 +38,16 @@ def sourced_environment() -> dict:
     return {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "AMENT_PREFIX_PATH", "COLCON_PREFIX_PATH")}
 
 
+@pytest.fixture(autouse=True)
+def ordinary_scheduling():
+    """Keeps the test process an ordinary one: libfranka raises the thread that connects to a robot to
+    SCHED_FIFO 99 (as root), and every process the suite started after an in-process franky test inherited
+    it, franky-sim and the sim spinning at real-time priority, which failed the timing tests that followed."""
+    yield
+    if os.sched_getscheduler(0) != os.SCHED_OTHER:
+        os.sched_setscheduler(0, os.SCHED_OTHER, os.sched_param(0))
+
+
 @pytest.fixture(scope="session")
 def install_space(tmp_path_factory):
     """`colcon build` of the whole workspace, as on a ROS 2 machine; its install space."""

@@ -20,7 +20,7 @@ from polyarm_core.rotations import angle_between, pose_matrix
 from sim_bridge.camera import WRIST_CAMERA, CameraConfig
 
 pytestmark = pytest.mark.ros
-POSES = "14"  # at least 12 must give samples
+POSES = "12"  # at least 10 must give samples
 GATE_MM, GATE_DEG = 2.0, 0.3
 
 
@@ -42,7 +42,7 @@ def run_session(start_node, tmp_path, mode: str, sim_parameters: list[str], wher
     done = calibrate("hand-eye", "--robot", "panda", "--mode", mode, *where, "--poses", POSES, "--speed", "0.3",
                      "--out", str(out))
     assert done.returncode == 0, done.stdout + done.stderr
-    assert done.stdout.count("saved") >= 12, done.stdout
+    assert done.stdout.count("saved") >= 10, done.stdout
     return out, read_camera_pose(out / "camera_pose.yaml"), done.stdout
 
 
@@ -59,7 +59,7 @@ def test_eye_to_hand_through_ros_recovers_the_sim_camera_and_its_files_serve_per
     print(f"eye-to-hand: {error_mm:.2f} mm, {error_deg:.3f} deg\n{stdout}")
     assert found.parent_frame == "base_link" and error_mm <= GATE_MM and error_deg <= GATE_DEG
     written = yaml.safe_load((out / "camera_pose.yaml").read_text())
-    assert len(written["methods"]) == 7 and written["poses_used"] >= 12
+    assert len(written["methods"]) == 7 and written["poses_used"] >= 10
     assert_perception_holds_with(found.matrix)
     assert_bad_sessions_are_refused(out, tmp_path)
 

@@ -267,7 +267,7 @@ def test_bad_targets_are_rejected_or_clipped(node, arm_graph, start_node):
     assert np.linalg.norm(arm.pose()[0] - p0) < 1e-3, "the arm keeps its pose"
     spin_until(node, lambda: int(arm.controller_status().get("rejected_targets", 0)) >= 2, 3, "rejections counted")
     far = np.array([p0[0], 0.9, p0[2]])  # beyond the workspace box (|y| <= 0.45)
-    settle(arm, far, R0, 3.0)
+    settle(arm, far, R0, 4.0)  # 0.45 m at the reference's speed takes ~2 s; a starved sim reads stale, and holds
     assert abs(arm.pose()[0][1] - 0.45) < 5e-3, "clipped to the box edge"
 
 

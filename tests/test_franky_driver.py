@@ -335,10 +335,10 @@ def test_a_state_based_reach_checkpoint_reaches_its_goals_through_the_franky_dri
     host, _ = franky_sim
     up = start_up(host, tmp_path, "--checkpoint", str(reach_bc_run / "best.pt"), "--task", "reach")
     try:
-        times = reach_goals(node, "panda", 10, 25.0)  # 20 s episodes in the sim, franky-sim at 60-90% real time
+        times = reach_goals(node, "panda", 6, 25.0)  # 20 s episodes in the sim, franky-sim at 60-90% real time
         reached = [t for t in times if t is not None]
-        print(f"reach over franky: {len(reached)}/10 goals, {np.mean(reached):.1f} s of wall time each")
-        assert len(reached) >= 8, times
+        print(f"reach over franky: {len(reached)}/6 goals, {np.mean(reached):.1f} s of wall time each")
+        assert len(reached) >= 4, times  # the checkpoint reaches ~90% in the sim: 4 of 6 fails 1.6% of the time
     finally:
         up.send_signal(signal.SIGINT)
         code = up.wait(30)

@@ -18,6 +18,8 @@ import os
 import sys
 from pathlib import Path
 
+from polyarm_common.realtime import request_sched_fifo
+
 FAKES = {"panda": "franky-sim", "wx250s": "sim_bridge.dynamixel_bus", "wx250": "sim_bridge.dynamixel_bus",
          "xarm7": "sim_bridge.xarm_controller"}
 
@@ -30,8 +32,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--port", help="wx250s, wx250: also link this path to the bus's device (e.g. /tmp/ttyDXL); "
                                        "xarm7: the command port (default 502, the SDK's)")
     parser.add_argument("--uds", action="store_true", help="xarm7: also serve /tmp/xarmcontroller_uds_502 (no root needed)")
+    parser.add_argument("--realtime-priority", type=int, default=50,
+                        help="the project's fakes: SCHED_FIFO priority to ask for; 0 to not ask. A robot's controller is "
+                             "a computer of its own: sharing the host, its stand-in runs first, so a busy host slows the "
+                             "driver, not the robot")
     args = parser.parse_args(argv)
     if FAKES[args.robot].startswith("sim_bridge."):  # the project's own fakes, each in its own process
+        # they wait in select() and sleep between physics steps; franky-sim's physics thread spins and, real-time,
+        # starved the libfranka client beside it (4 mm late on a 5 cm step), so it stays an ordinary process
+        print(f"polyarm fake-robot: SCHED_FIFO {request_sched_fifo(args.realtime_priority)}", flush=True)  # exec keeps it
         command = [sys.executable, "-m", FAKES[args.robot], "--robot", args.robot]
         if args.robot == "xarm7":
             command += ["--host", args.host] + (["--uds"] if args.uds else [])

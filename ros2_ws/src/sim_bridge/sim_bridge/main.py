@@ -18,6 +18,9 @@ PARAMETERS = {  # name: (default, description)
     "clock_rate": (100.0, ("/clock publish rate, Hz of sim time, at most joint_state_rate; nodes on use_sim_time "
                            "see time advance in these steps, so keep it at least the controller's rate")),
     "effort_timeout": (0.1, "s of sim time after which an effort command lapses to zero torque"),
+    "command_lag": (0.015, ("on sim time, s of sim time the physics may run past the newest torque command before "
+                            "it waits for the next (at most 50 ms of wall time): a host too busy to run the "
+                            "controller on time then slows the sim instead of delaying its torques (0: never wait)")),
     "reset_hold": (0.3, ("s of sim time after sim/reset during which the arm holds its home pose and ignores "
                          "arm commands; call controller/resume within it")),
     "task": ("", "task to set up (empty: none); takes effect at start and at each sim/reset"),

@@ -134,6 +134,10 @@ class MujocoSim:
             self._effort = values
             self._effort_time = self.time
 
+    def effort_age(self) -> float:
+        """Sim seconds since the newest torque command (inf when none is in force: at start, after a reset or stop)."""
+        return self.time - self._effort_time
+
     def stop(self) -> None:
         """Stop and hold still where the arm is, until the next command: servo targets become the measured
         joints; an effort robot's torque lapses at once, so its stop-and-hold reflex takes over."""

@@ -55,6 +55,8 @@ class SimNode(Node):
         self._sim_args = (robot, self.camera, p["physics_rate"], p["effort_timeout"])
         self.fast = bool(p["fast"])
         self.sim_clock = self.fast or bool(self.get_parameter("use_sim_time").value)
+        # only on sim time: on the wall clock, real time is the contract, and a late torque is the controller's fault
+        self._command_lag = p["command_lag"] if self.sim_clock and robot.command_interface == "effort" else 0.0
         self._wall_epoch_ns = time.time_ns()  # sim-clock stamps are this + simulated time
         self._elapsed = 0.0  # simulated seconds since start, across resets: stamps never go back
         self._tick_wall_ns = self._wall_epoch_ns  # wall time of the physics tick being published
@@ -107,6 +109,7 @@ class SimNode(Node):
         next_frame = 0.0
         ticks = 0
         while self._running:
+            self._await_fresh_torque()
             with self.driver.lock:
                 self.sim.step(self._substeps)
                 self._elapsed += period
@@ -127,6 +130,18 @@ class SimNode(Node):
                 self._pub_success.publish(Bool(data=success))
             self._physics_overruns = pacer.overruns
             pacer.wait()
+
+    COMMAND_WAIT_S = 0.05  # wall time one tick waits for a torque: a controller that died lapses soon enough
+
+    def _await_fresh_torque(self) -> None:
+        """While the newest torque is older than command_lag (and has not lapsed), wait a little for the next:
+        on a starved host the controller then stays within command_lag of the physics in sim time, as it
+        does on an idle one, and the sim runs slower than real time instead (its real_time_factor says so)."""
+        if self._command_lag <= 0.0:
+            return
+        deadline = time.monotonic() + self.COMMAND_WAIT_S
+        while self._command_lag < self.sim.effort_age() <= self.sim.effort_timeout and time.monotonic() < deadline:
+            time.sleep(2e-4)
 
     def _ground_truth(self):
         task = self.sim.task
