@@ -8,7 +8,7 @@ PY := $(VENV)/bin/python
 PIP := $(PY) -m pip
 # Every ROS 2 package of the workspace, in layer order (docs/architecture.md, "Layers").
 PACKAGES := $(addprefix ros2_ws/src/,polyarm_core polyarm_description polyarm_common polyarm_control polyarm_drivers \
-	polyarm_cameras sim_bridge polyarm_perception polyarm_calibration policy_server polyarm_data polyarm_learning polyarm_bringup polyarm)
+	polyarm_cameras sim_bridge polyarm_perception polyarm_calibration policy_server polyarm_data polyarm_teleop polyarm_learning polyarm_bringup polyarm)
 STAMP := $(VENV)/.polyarm-installed
 SYSTEM_ROS := $(shell [ "$$ROS_DISTRO" = jazzy ] && $(PYTHON) -c 'import rclpy' 2>/dev/null && echo yes)
 

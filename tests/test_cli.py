@@ -20,7 +20,7 @@ def test_help_lists_the_commands_and_unknown_commands_are_refused():
     done = polyarm("--help")
     assert done.returncode == 0 and all(c in done.stdout for c in ("sim", "monitor", "demo"))
     done = polyarm("teleport")
-    assert done.returncode == 2 and "valid commands: sim, driver, fake-robot, camera, perception, calibrate, controller, collect, dataset, policy, train, compare, evaluate, export, up, eval, record, monitor, demo" in done.stderr
+    assert done.returncode == 2 and "valid commands: sim, driver, fake-robot, camera, perception, calibrate, controller, collect, dataset, policy, train, compare, evaluate, export, up, eval, record, teleop, convert, replay, monitor, demo" in done.stderr
 
 
 @pytest.mark.ros

@@ -24,6 +24,7 @@ ALLOWED = {
     "sim_bridge": FLOOR | {"polyarm_control", "polyarm_drivers", "polyarm_cameras"},
     "polyarm_perception": FLOOR | {"polyarm_cameras", "sim_bridge"},  # the task's object shape; the sim's depth camera
     "polyarm_calibration": FLOOR | {"polyarm_cameras"},
+    "polyarm_teleop": FLOOR | {"polyarm_data"},  # the per-episode MCAP bags
     "policy_server": FLOOR,
     "polyarm_data": FLOOR | {"sim_bridge"},
     "polyarm_learning": FLOOR | {"sim_bridge", "polyarm_perception", "policy_server", "polyarm_data"},
@@ -39,6 +40,7 @@ FORBIDDEN = {
     "policy_server": {"mujoco"},
     "polyarm_cameras": {"mujoco", "torch"},
     "polyarm_calibration": {"mujoco", "torch"},
+    "polyarm_teleop": {"mujoco", "torch"},
 }
 
 

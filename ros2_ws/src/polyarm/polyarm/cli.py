@@ -24,12 +24,15 @@ COMMANDS = {
     "up": ("polyarm_bringup.supervisor:main", "start the whole graph (sim, controller, policy, recorder), one process per node"),
     "eval": ("polyarm_bringup.ros_eval:main", "success rate of a checkpoint through ROS, against the sim, with timing figures"),
     "record": ("polyarm_data.recorder:main", "record the graph's topics to an MCAP bag"),
+    "teleop": ("polyarm_teleop.main:main", "drive the arm from a keyboard, gamepad or SpaceMouse; record labelled episodes"),
+    "convert": ("polyarm_teleop.convert:main", "recorded episodes (MCAP) into a dataset `polyarm train` reads"),
+    "replay": ("polyarm_teleop.replay:main", "play a dataset episode's actions through the running graph"),
     "monitor": ("polyarm_bringup.monitor:main", "list the topics in the graph with their message rates"),
     "demo": ("polyarm_bringup.demo:main", "run the shipped demo checkpoint on the simulated Panda through ROS and report"),
 }
 
 # Commands whose process never loads MuJoCo: the policy runs on the robot with its runtime alone.
-WITHOUT_SIMULATOR = {"policy", "export", "record", "monitor", "dataset", "compare", "camera", "calibrate"}
+WITHOUT_SIMULATOR = {"policy", "export", "record", "monitor", "dataset", "compare", "camera", "calibrate", "teleop", "replay"}
 
 
 def usage() -> str:

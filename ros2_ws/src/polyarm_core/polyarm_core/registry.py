@@ -25,7 +25,14 @@ CAMERAS = {  # `polyarm camera --backend B`; the sim's scene camera (sim_bridge.
     # anything cv2.VideoCapture opens: color only, intrinsics from a calibration file
     "opencv": "polyarm_cameras.opencv_camera:opencv_camera",
 }
-TELEOP_DEVICES: dict[str, str] = {}
+TELEOP_DEVICES = {  # `polyarm teleop --device D`
+    # the terminal it runs in (over SSH too): keys for the axes, the gripper, the speed and the episode
+    "keyboard": "polyarm_teleop.keyboard:keyboard",
+    # a gamepad through evdev (/dev/input/event*), with a deadman button
+    "gamepad": "polyarm_teleop.gamepad:gamepad",
+    # a 3Dconnexion SpaceMouse through pyspacemouse (hidapi)
+    "spacemouse": "polyarm_teleop.spacemouse:spacemouse",
+}
 
 _KINDS = {"driver": DRIVERS, "camera": CAMERAS, "teleop device": TELEOP_DEVICES}
 

@@ -60,6 +60,7 @@ class PolyarmEnv(gym.Env):
         self._renderer: SceneRenderer | None = None
         self._frame = None
         self._steps = 0
+        self.on_tick = None  # called as on_tick(loop, tick_output) after each 100 Hz tick (e.g. to record it)
 
     # ------------------------------------------------------------------ gym API
     def reset(self, *, seed: int | None = None, options: dict | None = None):
@@ -77,7 +78,7 @@ class PolyarmEnv(gym.Env):
         self.loop.set_target(command.position, command.rotation)
         if command.gripper is not None:
             self.loop.sim.command_gripper(command.gripper)
-        self.loop.run(self.ticks_per_step / self.loop.config.rate_hz)
+        self.loop.run(self.ticks_per_step / self.loop.config.rate_hz, on_tick=self.on_tick)
         self._steps += 1
         observation, info = self._observation(), self._info()
         reward = 1.0 if info["success"] else 0.0

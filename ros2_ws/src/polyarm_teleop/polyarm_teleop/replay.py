@@ -1,0 +1,116 @@
+"""`polyarm replay DATASET --episode K [--seed S]`: play a dataset episode's actions through the running
+graph, at the policy's rate, to check a dataset before training on it.
+
+Each action goes through PolicyCore, as the policy node's would: a target relative to the TCP measured
+at that step, and the gripper. With --seed the sim is first reset to that placement (the seed the
+episode was recorded on: `polyarm dataset info`, or the episode's episode.json). It prints, per step,
+the distance between the target and where the arm got to, and at the end whether the sim's success
+detector fired.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import numpy as np
+
+
+def load_actions(path: Path, episode: int) -> tuple[np.ndarray, dict]:
+    from polyarm_data.dataset import DatasetError, open_storage
+
+    storage = open_storage(path)
+    if not 0 <= episode < storage.total_episodes:
+        raise DatasetError(f"{path} has episodes 0..{storage.total_episodes - 1}, not {episode}")
+    meta = storage.metadata.get("polyarm", {})
+    missing = [k for k in ("robot", "action_scale") if k not in meta]
+    if missing:
+        raise DatasetError(f"{path} has no {', '.join(missing)} in its metadata; was it written by polyarm?")
+    return np.asarray(next(iter(storage.get_episodes([episode])))["actions"]), meta
+
+
+def replay(node, actions: np.ndarray, meta: dict, seed: int | None) -> bool:
+    """Play the actions; whether sim/success fired by the end."""
+    from geometry_msgs.msg import PoseStamped
+    from polyarm_common import conversions as conv
+    from polyarm_common.graph import Collector, call_service, set_parameters, spin_for, spin_until
+    from polyarm_common.qos import COMMAND, STATE
+    from polyarm_core.policy_core import PolicyCore, RobotReading
+    from polyarm_core.rotations import matrix_to_quat
+    from polyarm_description import get_robot
+    from rcl_interfaces.srv import SetParameters
+    from rclpy.parameter import Parameter
+    from sensor_msgs.msg import JointState
+    from std_msgs.msg import Bool, Float64
+    from std_srvs.srv import Trigger
+
+    robot = get_robot(meta["robot"])
+    core = PolicyCore.for_robot(robot, 0, *meta["action_scale"])
+    poses = Collector(node, PoseStamped, "controller/ee_pose", STATE)
+    joints = Collector(node, JointState, "joint_states", STATE)
+    success = Collector(node, Bool, "sim/success", STATE)
+    targets = node.create_publisher(PoseStamped, "controller/target_pose", COMMAND)
+    gripper = node.create_publisher(Float64, "gripper/command", COMMAND)
+    spin_until(node, lambda: poses.messages and joints.messages, 30, "controller/ee_pose and joint_states")
+    if seed is not None:
+        results = set_parameters(node, node.create_client(SetParameters, "sim/set_parameters"),
+                                 [Parameter("seed", Parameter.Type.INTEGER, seed)], 10)
+        if not results or not results[0].successful:
+            raise RuntimeError("the sim did not take the seed (is `polyarm sim` running?)")
+        for service in ("sim/reset", "controller/resume"):
+            if call_service(node, node.create_client(Trigger, service), Trigger.Request(), 10) is None:
+                raise RuntimeError(f"{service} did not answer")
+        spin_for(node, 0.5)
+    period = 1.0 / meta.get("policy_rate_hz", 2.0)
+    finger = robot.finger_joints[0]
+    for k, action in enumerate(actions):
+        position, quaternion = conv.pose_arrays(poses.last)
+        names = list(joints.last.name)
+        opening = robot.gripper_opening(joints.last.position[names.index(finger)]) if finger in names else 1.0
+        command = core.command(action, RobotReading(position, quaternion, opening))
+        targets.publish(conv.pose_stamped(command.position, matrix_to_quat(command.rotation), "base_link",
+                                          node.get_clock().now().to_msg()))
+        if command.gripper is not None:
+            gripper.publish(Float64(data=command.gripper))
+        spin_for(node, period)
+        reached = np.linalg.norm(conv.pose_arrays(poses.last)[0] - command.position)
+        print(f"step {k:3d}: target {np.round(command.position, 3)}, arm {1e3 * reached:.1f} mm from it", flush=True)
+    return bool(success.messages) and bool(success.last.data)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="polyarm replay", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("dataset", type=Path)
+    parser.add_argument("--episode", type=int, default=0)
+    parser.add_argument("--seed", type=int, help="reset the sim to this placement first")
+    args = parser.parse_args(argv)
+    from polyarm_common.ros_env import configure_ros_environment
+    from polyarm_data.dataset import DatasetError
+
+    try:
+        actions, meta = load_actions(args.dataset, args.episode)
+    except DatasetError as err:
+        print(f"polyarm replay: {err}", file=sys.stderr)
+        return 2
+    configure_ros_environment()
+    import rclpy
+
+    rclpy.init()
+    node = rclpy.create_node("replay")
+    try:
+        succeeded = replay(node, actions, meta, args.seed)
+    except (RuntimeError, TimeoutError) as err:
+        print(f"polyarm replay: {err}", file=sys.stderr)
+        return 1
+    finally:
+        node.destroy_node()
+        rclpy.try_shutdown()
+    print(f"episode {args.episode}: {len(actions)} actions replayed; the sim's success detector "
+          f"{'fired' if succeeded else 'did not fire'}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
