@@ -6,7 +6,7 @@ An episode's traffic is what the graph publishes while an operator records: the 
 sim's object pose and success (100 Hz), serialized to CDR once beforehand. The peer for the recording
 is the disk itself: the same bytes appended to one file with no MCAP framing, in the same run.
 
-    .venv/bin/python bench/bench_teleop.py [--seconds 30] [--episodes 5]
+    .venv/bin/python bench/bench_teleop.py [--seconds 10] [--episodes 5]
 """
 
 from __future__ import annotations
@@ -100,7 +100,7 @@ def raw_write(path: Path, rows) -> float:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--seconds", type=float, default=30.0, help="length of each recorded episode")
+    parser.add_argument("--seconds", type=float, default=10.0, help="length of each recorded episode")
     parser.add_argument("--episodes", type=int, default=5, help="episodes converted")
     args = parser.parse_args()
     robot = get_robot("panda")

@@ -121,5 +121,6 @@ def test_the_registry_names_what_it_knows():
     assert factory("camera", "realsense").__name__ == "realsense_camera"
     with pytest.raises(UnknownBackendError, match="unknown camera 'kinect'; valid: opencv, realsense"):
         factory("camera", "kinect")
-    with pytest.raises(UnknownBackendError, match="unknown teleop device 'keyboard'; valid: none yet"):
-        factory("teleop device", "keyboard")
+    assert factory("teleop device", "keyboard").__name__ == "keyboard"
+    with pytest.raises(UnknownBackendError, match="unknown teleop device 'wiimote'; valid: gamepad, keyboard, spacemouse"):
+        factory("teleop device", "wiimote")
