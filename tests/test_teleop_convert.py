@@ -139,3 +139,38 @@ def test_convert_names_an_episode_missing_a_topic_and_skips_unfinished_ones(tmp_
         convert(tmp_path / "no_targets", tmp_path / "out2", image_size=0, progress=False)
     info = json.loads((tmp_path / "demos" / "episode_0000" / "episode.json").read_text())
     assert info["robot"] == "panda" and info["label"] in ("success", "failure")
+
+
+def test_a_recorded_camera_converts_to_policy_images_or_is_left_out_of_a_state_dataset(tmp_path):
+    from minari.dataset.minari_storage import MinariStorage
+    from polyarm_data.dataset import data_dir
+    from polyarm_description import get_robot
+    from polyarm_teleop.convert import convert
+    from polyarm_teleop.session import RecordingSession
+
+    msgs, robot = Messages(), get_robot("panda")
+    topics = dict(TOPICS, **{"camera/color/image_raw": "sensor_msgs/msg/Image"})
+    session = RecordingSession(tmp_path / "demos", "panda", "reach", topics, camera_rate_hz=15)
+    session.handle("start", seed=0)
+    names = list(robot.arm_joints) + list(robot.finger_joints)
+    frame = np.zeros((240, 320, 3), np.uint8)
+    frame[:, 160:] = 200  # right half bright: after the centre crop to 240x240, the right half of the 48x48 image
+    T = msgs.T
+    for k in range(300):  # 3 s at 100 Hz
+        ns = 10**9 + k * 10**7
+        session.write("controller/ee_pose", ns, msgs.pose(ns, [0.4 + 0.01 * k / 100, 0, 0.3], [1, 0, 0, 0]))
+        session.write("joint_states", ns, msgs.joints(ns, names, np.full(len(names), 0.02)))
+        session.write("sim/object_pose", ns, msgs.pose(ns, [0.5, 0, 0.02], [0, 0, 0, 1]))
+        if k % 5 == 0:
+            session.write("controller/target_pose", ns, msgs.pose(ns, [0.41 + 0.01 * k / 100, 0, 0.3], [1, 0, 0, 0]))
+        if k % 7 == 0:  # ~15 Hz
+            image = T["sensor_msgs/msg/Image"](msgs._header(ns), 240, 320, "rgb8", 0, 960, frame.ravel())
+            session.write("camera/color/image_raw", ns, bytes(msgs.store.serialize_cdr(image, "sensor_msgs/msg/Image")))
+    session.handle("success")
+    for size in (0, 48):
+        convert(tmp_path / "demos", tmp_path / f"data_{size}", image_size=size, progress=False)
+        episode = next(iter(MinariStorage.read(data_dir(tmp_path / f"data_{size}")).get_episodes([0])))
+        assert ("image" in episode["observations"]) == bool(size)
+    images = episode["observations"]["image"]
+    assert images.shape[1:] == (48, 48, 3)
+    assert images[0, :, :24].max() == 0 and images[0, :, 25:].min() == 200

@@ -103,7 +103,8 @@ def convert_episode(path: Path, robot, core: PolicyCore, rate_hz: float, neutral
     if steps < 1:
         raise ConversionError(f"{path.name}: {end - start:.2f} s with every topic, shorter than one step at {rate_hz:g} Hz")
     times = start + np.arange(steps + 1) / rate_hz
-    readings = [_reading(streams, object_topic, t) for t in times]
+    with_image = bool(core.observe_adapter.image_size)  # a state-only dataset ignores a recorded camera
+    readings = [_reading(streams, object_topic, t, with_image) for t in times]
     episode = Episode(seed=info.seed)
     episode.start(core.observe(readings[0]), _info(readings[0], streams, info, times[0], False))
     success = False
@@ -117,9 +118,9 @@ def convert_episode(path: Path, robot, core: PolicyCore, rate_hz: float, neutral
     return episode, steps, success
 
 
-def _reading(streams, object_topic: str, t: float) -> RobotReading:
+def _reading(streams, object_topic: str, t: float, with_image: bool) -> RobotReading:
     position, quaternion = streams[EE_POSE].at(t)
-    image = streams[IMAGE].at(t) if IMAGE in streams else None
+    image = streams[IMAGE].at(t) if with_image else None
     return RobotReading(position, quaternion, streams[JOINTS].at(t), image=image,
                         object_position=streams[object_topic].at(t)[0])
 
