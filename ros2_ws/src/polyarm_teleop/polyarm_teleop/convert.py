@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+from polyarm_common import conversions as conv
 from polyarm_core.policy_core import PolicyCore, RobotReading
 from polyarm_core.rotations import orientation_error, quat_to_matrix
 from polyarm_description import get_robot
@@ -70,8 +71,7 @@ def load_streams(path: Path, robot) -> dict[str, Stream]:
 
 def _decode(topic: str, msg, finger: str, robot):
     if topic in (EE_POSE, TARGET) or topic in OBJECT_TOPICS:
-        p, o = msg.pose.position, msg.pose.orientation
-        return np.array([p.x, p.y, p.z]), np.array([o.x, o.y, o.z, o.w])
+        return conv.pose_arrays(msg)
     if topic == JOINTS:
         names = list(msg.name)
         return robot.gripper_opening(float(msg.position[names.index(finger)])) if finger in names else None
@@ -82,7 +82,7 @@ def _decode(topic: str, msg, finger: str, robot):
     if topic == IMAGE:
         if msg.encoding != "rgb8":
             raise ConversionError(f"{IMAGE} is {msg.encoding}; the policy's images are rgb8")
-        return np.asarray(msg.data, np.uint8).reshape(msg.height, msg.step)[:, : 3 * msg.width].reshape(msg.height, msg.width, 3)
+        return conv.image_to_array(msg)
     return None
 
 
@@ -106,7 +106,7 @@ def convert_episode(path: Path, robot, core: PolicyCore, rate_hz: float, neutral
     with_image = bool(core.observe_adapter.image_size)  # a state-only dataset ignores a recorded camera
     readings = [_reading(streams, object_topic, t, with_image) for t in times]
     episode = Episode(seed=info.seed)
-    episode.start(core.observe(readings[0]), _info(readings[0], streams, info, times[0], False))
+    episode.start(core.observe(readings[0]), _info(readings[0], False))
     success = False
     for k in range(steps):
         action = _action(streams, readings[k], times[k + 1], core, neutral_action)
@@ -114,7 +114,7 @@ def convert_episode(path: Path, robot, core: PolicyCore, rate_hz: float, neutral
         reward = _reward(streams, info, times[k + 1], last)
         success |= reward > 0
         episode.step(action, core.observe(readings[k + 1]), reward, False, last,
-                     _info(readings[k + 1], streams, info, times[k + 1], reward > 0))
+                     _info(readings[k + 1], reward > 0))
     return episode, steps, success
 
 
@@ -142,7 +142,7 @@ def _reward(streams, info, t: float, last: bool) -> float:
     return 1.0 if last and info.label == "success" else 0.0
 
 
-def _info(reading: RobotReading, streams, info, t: float, success: bool) -> dict:
+def _info(reading: RobotReading, success: bool) -> dict:
     return {"success": bool(success), "object_position": np.asarray(reading.object_position, np.float32),
             "tcp_position": np.asarray(reading.tcp_position, np.float32)}
 
