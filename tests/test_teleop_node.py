@@ -100,7 +100,7 @@ def test_replay_plays_a_collected_episode_through_the_graph_to_success(node, sta
     done = subprocess.run([sys.executable, "-m", "polyarm.cli", "replay", str(tmp_path / "data"), "--episode", "0",
                            "--seed", "3"], capture_output=True, text=True, timeout=120, cwd=REPO)
     assert done.returncode == 0, done.stdout + done.stderr
-    assert "the sim's success detector fired" in done.stdout, done.stdout
+    assert "the sim's success detector fired at step" in done.stdout, done.stdout
     missing = subprocess.run([sys.executable, "-m", "polyarm.cli", "replay", str(tmp_path / "data"), "--episode", "5"],
                              capture_output=True, text=True, timeout=60, cwd=REPO)
     assert missing.returncode == 2 and "has episodes 0..0, not 5" in missing.stderr

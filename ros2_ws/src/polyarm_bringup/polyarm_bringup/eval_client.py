@@ -12,7 +12,7 @@ import rclpy
 import yaml
 from diagnostic_msgs.msg import DiagnosticArray
 from geometry_msgs.msg import PoseStamped
-from polyarm_common.graph import call_service, set_parameters
+from polyarm_common.graph import RESUME_AFTER_RESET_S, SETTLE_AFTER_RESET_S, call_service, set_parameters
 from polyarm_common.qos import COMMAND, STATE
 from rcl_interfaces.srv import SetParameters
 from rclpy.node import Node
@@ -24,11 +24,6 @@ from std_srvs.srv import Trigger
 from polyarm_bringup.eval_report import Episode, GraphFigures
 
 SERVICES = ("policy/start", "policy/stop", "policy/reset", "controller/hold", "controller/resume", "sim/reset")
-# The sim holds the arm at home for its reset_hold (0.3 s) after sim/reset. Within it, the controller
-# must see the post-reset joint_states before it resumes (else it re-anchors on the old pose and pulls
-# the arm back there), and the policy starts once the hold is over.
-RESUME_AFTER_S = 0.1
-SETTLE_S = 0.3
 # each call is asked again every 2 s (a response can be lost to service discovery: polyarm_common.graph)
 CALL_TIMEOUT_S = 15.0
 CLOCK_STALL_S = 10.0  # wall seconds without /clock advancing: the sim has stopped
@@ -124,10 +119,10 @@ class EvalClient(Node):
         self.call("controller/hold")
         self.set_seed(seed)
         self.call("sim/reset")
-        self.spin_for(RESUME_AFTER_S, graph)
+        self.spin_for(RESUME_AFTER_RESET_S, graph)  # polyarm_common.graph says why
         self.call("controller/resume")
         self.call("policy/reset")
-        self.spin_for(SETTLE_S, graph)
+        self.spin_for(SETTLE_AFTER_RESET_S, graph)
         self.command_times, self.succeeded, self.listening = [], False, True
         self.recording_figures = True
         start = self.now()

@@ -24,6 +24,28 @@ def spin_for(node, seconds: float) -> None:
         rclpy.spin_once(node, timeout_sec=0.01)
 
 
+def spin_for_clock(node, seconds: float) -> None:
+    """Spin for `seconds` of the node's own clock: simulated seconds on use_sim_time, else wall seconds."""
+    clock = node.get_clock()
+    end = clock.now().nanoseconds + int(seconds * 1e9)
+    while clock.now().nanoseconds < end:
+        rclpy.spin_once(node, timeout_sec=0.01)
+
+
+def follow_sim_clock(node, timeout: float = 5.0) -> bool:
+    """Put `node` on the sim's /clock when the graph has one (a robot's graph has none); whether it did.
+
+    Pacing on /clock keeps a client in step with a sim that runs slower than real time on a busy host.
+    """
+    if node.count_publishers("/clock") == 0:
+        return False
+    from rclpy.parameter import Parameter
+
+    node.set_parameters([Parameter("use_sim_time", Parameter.Type.BOOL, True)])
+    spin_until(node, lambda: node.get_clock().now().nanoseconds > 0, timeout, "the first /clock message")
+    return True
+
+
 # A service answers on a topic of its own. If the server has not yet discovered the client's response
 # reader when it answers (the client saw the server first, which `service_is_ready` reports), the
 # response is dropped: rmw_fastrtps waits 100 ms, logs "failed to send response (timeout)" and gives up,
@@ -80,3 +102,27 @@ class Collector:
     def clear(self) -> None:
         self.messages.clear()
         self.times.clear()
+
+
+# Resetting a sim episode under a running controller: seed, sim/reset, then controller/resume. The sim holds
+# the arm at home for its reset_hold (0.3 s) after sim/reset. Within it, the controller must see the
+# post-reset joint_states before it resumes (else it re-anchors on the old pose and pulls the arm back
+# there), and motion starts once the hold is over. Seconds of the sim's clock.
+RESUME_AFTER_RESET_S = 0.1
+SETTLE_AFTER_RESET_S = 0.3
+
+
+def reset_sim_episode(node, seed: int, timeout: float = 15.0) -> None:
+    """The sequence above, from a plain (not yet spinning) node; RuntimeError naming the step that failed."""
+    from rclpy.parameter import Parameter
+    from std_srvs.srv import Trigger
+
+    results = set_parameters(node, node.create_client(SetParameters, "sim/set_parameters"),
+                             [Parameter("seed", Parameter.Type.INTEGER, seed)], timeout)
+    if not results or not results[0].successful:
+        raise RuntimeError(f"the sim did not take seed {seed} (is `polyarm sim` running?)")
+    for service, wait in (("sim/reset", RESUME_AFTER_RESET_S), ("controller/resume", SETTLE_AFTER_RESET_S)):
+        response = call_service(node, node.create_client(Trigger, service), Trigger.Request(), timeout)
+        if response is None or not response.success:
+            raise RuntimeError(f"{service} " + ("did not answer" if response is None else f"refused: {response.message}"))
+        spin_for_clock(node, wait)

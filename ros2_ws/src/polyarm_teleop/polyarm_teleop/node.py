@@ -14,6 +14,7 @@ import sys
 
 from geometry_msgs.msg import PoseStamped
 from polyarm_common import conversions as conv
+from polyarm_common.graph import RESUME_AFTER_RESET_S, SETTLE_AFTER_RESET_S
 from polyarm_common.qos import COMMAND, STATE
 from polyarm_core.rotations import matrix_to_quat, quat_to_matrix
 from polyarm_data.recorder import RAW_QOS, get_message
@@ -57,13 +58,13 @@ class TeleopNode(Node):
         self.robot, self.device, self.period = get_robot(p["robot"]), device, 1.0 / p["rate"]
         config = TeleopConfig(p["linear_speed"], p["angular_speed"], p["deadband"], p["frame"])
         self.target = TargetIntegrator.for_robot(self.robot, config)
-        self.reset_mode, self.quit, self._measured, self._restart = p["reset"], False, None, True
+        self.reset_mode, self.quit, self._measured, self._restart, self._resetting = p["reset"], False, None, True, False
         self._pub_target = self.create_publisher(PoseStamped, "controller/target_pose", COMMAND)
         self._pub_gripper = self.create_publisher(Float64, "gripper/command", COMMAND)
         self.create_subscription(PoseStamped, "controller/ee_pose", self._on_ee_pose, STATE)
         self._triggers = {name: self.create_client(Trigger, name) for name in ("sim/reset", "driver/home", "controller/resume")}
         self._sim_parameters = self.create_client(SetParameters, "sim/set_parameters")
-        self.session = None
+        self.session, self._scene_seed = None, None
         if p["record"]:
             self.session = RecordingSession(p["record"], self.robot.name, p["task"], RECORDED, p["camera_rate"],
                                             clock_ns=lambda: self.get_clock().now().nanoseconds)
@@ -86,8 +87,8 @@ class TeleopNode(Node):
         command = self.device.read()
         for event in command.events:
             self._event(event)
-        if self._measured is None:
-            return  # no pose yet: nothing to move from
+        if self._measured is None or self._resetting:
+            return  # no pose yet, or the scene is being reset: nothing to move from
         position, quaternion = self._measured
         if self._restart:
             self.target.reset(position, quat_to_matrix(quaternion))
@@ -111,21 +112,37 @@ class TeleopNode(Node):
             self._say(f"speed x{self.target.config.speed_scale:.2f}")
 
     def _seed(self) -> int | None:
-        return self.session.next_index if self.session is not None and self.reset_mode == "sim" else None
+        """The placement's seed: the one this node last reset the sim to (None before its first reset)."""
+        return self._scene_seed
 
     def _reset(self) -> None:
-        """Reset the scene (or home the arm), then resume the controller; the target restarts where the arm is."""
-        def resume(_future=None):
-            self._triggers["controller/resume"].call_async(Trigger.Request())
-            self._restart = True
-
+        """Reset the scene (or home the arm), then resume the controller (the sequence and its waits are
+        polyarm_common.graph's); no targets meanwhile, and then the target restarts where the arm is."""
+        self._resetting = True
         if self.reset_mode == "home":
-            self._triggers["driver/home"].call_async(Trigger.Request()).add_done_callback(resume)
+            self._triggers["driver/home"].call_async(Trigger.Request()).add_done_callback(lambda _: self._resume())
             return
-        seed = Parameter("seed", Parameter.Type.INTEGER, self.session.next_index if self.session else 0)
+        self._scene_seed = self.session.next_index if self.session else 0
+        seed = Parameter("seed", Parameter.Type.INTEGER, self._scene_seed)
         request = SetParameters.Request(parameters=[seed.to_parameter_msg()])
-        self._sim_parameters.call_async(request).add_done_callback(
-            lambda _: self._triggers["sim/reset"].call_async(Trigger.Request()).add_done_callback(resume))
+        reset = self._triggers["sim/reset"]
+        self._sim_parameters.call_async(request).add_done_callback(lambda _: reset.call_async(Trigger.Request())
+                                                                  .add_done_callback(lambda _: self._after(RESUME_AFTER_RESET_S, self._resume)))
+
+    def _resume(self) -> None:
+        def restart():
+            self._restart, self._resetting = True, False
+
+        self._triggers["controller/resume"].call_async(Trigger.Request()).add_done_callback(
+            lambda _: self._after(SETTLE_AFTER_RESET_S, restart))
+
+    def _after(self, seconds: float, action) -> None:
+        """Run `action` once, `seconds` from now on this node's clock."""
+        def fire():
+            self.destroy_timer(timer)
+            action()
+
+        timer = self.create_timer(seconds, fire)
 
     def _show_status(self) -> None:
         line = self.session.status() if self.session is not None else "not recording"

@@ -1,11 +1,11 @@
 """`polyarm replay DATASET --episode K [--seed S]`: play a dataset episode's actions through the running
-graph, at the policy's rate, to check a dataset before training on it.
+graph, at the policy's rate (on the sim's /clock when there is one), to check a dataset before training on it.
 
 Each action goes through PolicyCore, as the policy node's would: a target relative to the TCP measured
 at that step, and the gripper. With --seed the sim is first reset to that placement (the seed the
 episode was recorded on: `polyarm dataset info`, or the episode's episode.json). It prints, per step,
-the distance between the target and where the arm got to, and at the end whether the sim's success
-detector fired.
+the distance between the target and where the arm got to, and at the end whether (and at which step)
+the sim's success detector fired.
 """
 
 from __future__ import annotations
@@ -30,20 +30,17 @@ def load_actions(path: Path, episode: int) -> tuple[np.ndarray, dict]:
     return np.asarray(next(iter(storage.get_episodes([episode])))["actions"]), meta
 
 
-def replay(node, actions: np.ndarray, meta: dict, seed: int | None) -> bool:
-    """Play the actions; whether sim/success fired by the end."""
+def replay(node, actions: np.ndarray, meta: dict, seed: int | None) -> int | None:
+    """Play the actions; the first step at whose end sim/success was reported, or None."""
     from geometry_msgs.msg import PoseStamped
     from polyarm_common import conversions as conv
-    from polyarm_common.graph import Collector, call_service, set_parameters, spin_for, spin_until
+    from polyarm_common.graph import Collector, follow_sim_clock, reset_sim_episode, spin_for_clock, spin_until
     from polyarm_common.qos import COMMAND, STATE
     from polyarm_core.policy_core import PolicyCore, RobotReading
     from polyarm_core.rotations import matrix_to_quat
     from polyarm_description import get_robot
-    from rcl_interfaces.srv import SetParameters
-    from rclpy.parameter import Parameter
     from sensor_msgs.msg import JointState
     from std_msgs.msg import Bool, Float64
-    from std_srvs.srv import Trigger
 
     robot = get_robot(meta["robot"])
     core = PolicyCore.for_robot(robot, 0, *meta["action_scale"])
@@ -53,17 +50,12 @@ def replay(node, actions: np.ndarray, meta: dict, seed: int | None) -> bool:
     targets = node.create_publisher(PoseStamped, "controller/target_pose", COMMAND)
     gripper = node.create_publisher(Float64, "gripper/command", COMMAND)
     spin_until(node, lambda: poses.messages and joints.messages, 30, "controller/ee_pose and joint_states")
+    follow_sim_clock(node)  # each action gets its period of simulated time, however fast the sim runs
     if seed is not None:
-        results = set_parameters(node, node.create_client(SetParameters, "sim/set_parameters"),
-                                 [Parameter("seed", Parameter.Type.INTEGER, seed)], 10)
-        if not results or not results[0].successful:
-            raise RuntimeError("the sim did not take the seed (is `polyarm sim` running?)")
-        for service in ("sim/reset", "controller/resume"):
-            if call_service(node, node.create_client(Trigger, service), Trigger.Request(), 10) is None:
-                raise RuntimeError(f"{service} did not answer")
-        spin_for(node, 0.5)
+        reset_sim_episode(node, seed)
     period = 1.0 / meta.get("policy_rate_hz", 2.0)
     finger = robot.finger_joints[0]
+    succeeded_at = None
     for k, action in enumerate(actions):
         position, quaternion = conv.pose_arrays(poses.last)
         names = list(joints.last.name)
@@ -73,10 +65,13 @@ def replay(node, actions: np.ndarray, meta: dict, seed: int | None) -> bool:
                                           node.get_clock().now().to_msg()))
         if command.gripper is not None:
             gripper.publish(Float64(data=command.gripper))
-        spin_for(node, period)
+        success.clear()
+        spin_for_clock(node, period)
         reached = np.linalg.norm(conv.pose_arrays(poses.last)[0] - command.position)
         print(f"step {k:3d}: target {np.round(command.position, 3)}, arm {1e3 * reached:.1f} mm from it", flush=True)
-    return bool(success.messages) and bool(success.last.data)
+        if succeeded_at is None and any(m.data for m in success.messages):
+            succeeded_at = k  # as `polyarm eval` counts it: reported at any time during the episode
+    return succeeded_at
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -100,15 +95,15 @@ def main(argv: list[str] | None = None) -> int:
     rclpy.init()
     node = rclpy.create_node("replay")
     try:
-        succeeded = replay(node, actions, meta, args.seed)
+        succeeded_at = replay(node, actions, meta, args.seed)
     except (RuntimeError, TimeoutError) as err:
         print(f"polyarm replay: {err}", file=sys.stderr)
         return 1
     finally:
         node.destroy_node()
         rclpy.try_shutdown()
-    print(f"episode {args.episode}: {len(actions)} actions replayed; the sim's success detector "
-          f"{'fired' if succeeded else 'did not fire'}")
+    fired = "did not fire" if succeeded_at is None else f"fired at step {succeeded_at}"
+    print(f"episode {args.episode}: {len(actions)} actions replayed; the sim's success detector {fired}")
     return 0
 
 
