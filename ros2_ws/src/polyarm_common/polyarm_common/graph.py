@@ -71,6 +71,45 @@ def call_service(node, client, request, timeout: float, attempt_s: float = ATTEM
             return None
 
 
+class RetryingCall:
+    """call_service for a node that must not block (its callbacks run in its executor): the request is
+    asked again every `attempt_s` of wall time until answered; then on_done(response), or after `timeout`
+    on_fail(reason). Only for idempotent services, as call_service."""
+
+    def __init__(self, node, client, request, on_done, on_fail, timeout: float = 10.0, attempt_s: float = ATTEMPT_S):
+        from rclpy.clock import Clock, ClockType
+
+        self.node, self.client, self.request = node, client, request
+        self.on_done, self.on_fail = on_done, on_fail
+        self.deadline, self.finished, self.future = time.monotonic() + timeout, False, None
+        self.timer = node.create_timer(attempt_s, self._again, clock=Clock(clock_type=ClockType.STEADY_TIME))
+        self._ask()
+
+    def _ask(self) -> None:
+        self.future = self.client.call_async(self.request)
+        self.future.add_done_callback(self._answered)
+
+    def _answered(self, future) -> None:
+        if self.finished or future is not self.future:
+            return
+        self._finish()
+        self.on_done(future.result())
+
+    def _again(self) -> None:
+        if self.finished:
+            return
+        self.client.remove_pending_request(self.future)
+        if time.monotonic() >= self.deadline:
+            self._finish()
+            self.on_fail(f"{self.client.srv_name} did not answer")
+            return
+        self._ask()
+
+    def _finish(self) -> None:
+        self.finished = True
+        self.node.destroy_timer(self.timer)
+
+
 def set_parameters(node, client, parameters, timeout: float):
     """Set rclpy Parameters through a `<node>/set_parameters` client: one result each; None if no answer."""
     request = SetParameters.Request(parameters=[p.to_parameter_msg() for p in parameters])

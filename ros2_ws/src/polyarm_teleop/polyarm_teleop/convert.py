@@ -148,8 +148,10 @@ def _info(reading: RobotReading, success: bool) -> dict:
 
 
 def convert(recordings: Path, out: Path, rate_hz: float = 2.0, image_size: int = 48, neutral_action: bool = True,
-            position_scale: float = 0.05, rotation_scale: float = 0.2, progress: bool = True) -> dict:
-    """Every finished episode under `recordings` into a new dataset at `out`; a summary."""
+            position_scale: float = 0.05, rotation_scale: float = 0.2, progress: bool = True,
+            labels_kept: tuple[str, ...] = ()) -> dict:
+    """Every finished episode under `recordings` (those labelled one of `labels_kept`, if given) into a new
+    dataset at `out`; a summary."""
     from gymnasium import spaces
     from polyarm_core.policy_io import STATE_HIGH, STATE_LOW
     from polyarm_data.dataset import create_or_open
@@ -158,6 +160,10 @@ def convert(recordings: Path, out: Path, rate_hz: float = 2.0, image_size: int =
     folders = sorted(p for p in Path(recordings).glob("episode_*") if (p / "episode.json").exists())
     if not folders:
         raise ConversionError(f"{recordings}: no finished episodes (episode_*/episode.json)")
+    if labels_kept:
+        folders = [f for f in folders if read_episode(f).label in labels_kept]
+        if not folders:
+            raise ConversionError(f"{recordings}: no episode labelled {' or '.join(labels_kept)}")
     first = read_episode(folders[0])
     robot = get_robot(first.robot)
     core = PolicyCore.for_robot(robot, image_size, position_scale, rotation_scale)
@@ -197,13 +203,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--image-size", type=int, default=48, choices=[0, 48, 64], help="0: state only")
     parser.add_argument("--position-scale", type=float, default=0.05, help="m per step at |action| = 1")
     parser.add_argument("--rotation-scale", type=float, default=0.2, help="rad per step at |action| = 1")
+    parser.add_argument("--label", action="append", default=[], choices=["success", "failure"],
+                        help="keep only episodes with this label (repeatable; default: every finished episode)")
     parser.add_argument("--no-progress", action="store_true")
     args = parser.parse_args(argv)
     from polyarm_data.dataset import DatasetError
 
     try:
         done = convert(args.recordings, args.out, args.rate, args.image_size, True, args.position_scale,
-                       args.rotation_scale, not args.no_progress)
+                       args.rotation_scale, not args.no_progress, tuple(args.label))
     except (ConversionError, DatasetError) as err:
         print(f"polyarm convert: {err}", file=sys.stderr)
         return 2

@@ -14,7 +14,7 @@ import sys
 
 from geometry_msgs.msg import PoseStamped
 from polyarm_common import conversions as conv
-from polyarm_common.graph import RESUME_AFTER_RESET_S, SETTLE_AFTER_RESET_S
+from polyarm_common.graph import RESUME_AFTER_RESET_S, SETTLE_AFTER_RESET_S, RetryingCall
 from polyarm_common.qos import COMMAND, STATE
 from polyarm_core.rotations import matrix_to_quat, quat_to_matrix
 from polyarm_data.recorder import RAW_QOS, get_message
@@ -62,8 +62,8 @@ class TeleopNode(Node):
         self._pub_target = self.create_publisher(PoseStamped, "controller/target_pose", COMMAND)
         self._pub_gripper = self.create_publisher(Float64, "gripper/command", COMMAND)
         self.create_subscription(PoseStamped, "controller/ee_pose", self._on_ee_pose, STATE)
-        self._triggers = {name: self.create_client(Trigger, name) for name in ("sim/reset", "driver/home", "controller/resume")}
-        self._sim_parameters = self.create_client(SetParameters, "sim/set_parameters")
+        self._service_clients = {name: self.create_client(Trigger, name) for name in ("sim/reset", "driver/home", "controller/resume")}
+        self._service_clients["sim/set_parameters"] = self.create_client(SetParameters, "sim/set_parameters")
         self.session, self._scene_seed = None, None
         if p["record"]:
             self.session = RecordingSession(p["record"], self.robot.name, p["task"], RECORDED, p["camera_rate"],
@@ -120,21 +120,28 @@ class TeleopNode(Node):
         polyarm_common.graph's); no targets meanwhile, and then the target restarts where the arm is."""
         self._resetting = True
         if self.reset_mode == "home":
-            self._triggers["driver/home"].call_async(Trigger.Request()).add_done_callback(lambda _: self._resume())
+            self._call("driver/home", Trigger.Request(), self._resume)
             return
         self._scene_seed = self.session.next_index if self.session else 0
         seed = Parameter("seed", Parameter.Type.INTEGER, self._scene_seed)
-        request = SetParameters.Request(parameters=[seed.to_parameter_msg()])
-        reset = self._triggers["sim/reset"]
-        self._sim_parameters.call_async(request).add_done_callback(lambda _: reset.call_async(Trigger.Request())
-                                                                  .add_done_callback(lambda _: self._after(RESUME_AFTER_RESET_S, self._resume)))
+        after_reset = lambda: self._after(RESUME_AFTER_RESET_S, self._resume)  # noqa: E731
+        self._call("sim/set_parameters", SetParameters.Request(parameters=[seed.to_parameter_msg()]),
+                   lambda: self._call("sim/reset", Trigger.Request(), after_reset))
 
     def _resume(self) -> None:
         def restart():
             self._restart, self._resetting = True, False
 
-        self._triggers["controller/resume"].call_async(Trigger.Request()).add_done_callback(
-            lambda _: self._after(SETTLE_AFTER_RESET_S, restart))
+        self._call("controller/resume", Trigger.Request(), lambda: self._after(SETTLE_AFTER_RESET_S, restart))
+
+    def _call(self, service: str, request, then) -> None:
+        """Call `service` (asked again until it answers); then `then()`, or on no answer say so and go on
+        from where the arm is."""
+        def failed(reason: str) -> None:
+            self._say(f"reset failed: {reason}; the target restarts where the arm is")
+            self._restart, self._resetting = True, False
+
+        RetryingCall(self, self._service_clients[service], request, lambda _response: then(), failed)
 
     def _after(self, seconds: float, action) -> None:
         """Run `action` once, `seconds` from now on this node's clock."""
