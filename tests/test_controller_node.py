@@ -134,16 +134,16 @@ def step_target(arm: Arm):
     return p0 + np.array([0.03, 0.03, -0.028]), from_rotation_vector(math.radians(15) * np.array([0.0, 0.0, 1.0])) @ R0
 
 
-@pytest.mark.parametrize("robot", sorted(ROBOTS))
-def test_step_response_converges_without_overshoot(node, arm_graph, robot):
-    arm = arm_graph(robot)
+@pytest.mark.parametrize("robot, backend", [(r, "mujoco") for r in sorted(ROBOTS)] + [("panda", "pybullet"), ("xarm7", "pybullet")])
+def test_step_response_converges_without_overshoot(node, arm_graph, robot, backend):
+    arm = arm_graph(robot, sim_args=("--no-camera", "--backend", backend))
     start = arm.pose()[0]
     target_p, target_R = step_target(arm)  # 5 cm and 15 degrees
     arm.ee.clear()
     arm.send(target_p, target_R)
     arm.wait(1.5)
     p, R = arm.pose()
-    assert np.linalg.norm(p - target_p) < 3e-3, f"{robot}: {1e3 * np.linalg.norm(p - target_p):.2f} mm at 1.5 s"
+    assert np.linalg.norm(p - target_p) < 3e-3, f"{robot} in {backend}: {1e3 * np.linalg.norm(p - target_p):.2f} mm at 1.5 s"
     if robot != "wx250":  # 5 DoF: position only
         assert math.degrees(angle_between(R, target_R)) < 1.0
     step = target_p - start

@@ -92,8 +92,9 @@ def test_panda_streams_joint_states_images_and_diagnostics(node, start_sim):
     assert float(values["real_time_factor"]) > 0.5 and "render_ms_mean" in values
 
 
-def test_panda_effort_moves_with_the_torque_and_holds_still_without_it(node, start_sim):
-    sim = start_sim("panda", "--no-camera")
+@pytest.mark.parametrize("backend", ["mujoco", "pybullet"])
+def test_panda_effort_moves_with_the_torque_and_holds_still_without_it(node, start_sim, backend):
+    sim = start_sim("panda", "--no-camera", "--backend", backend)
     states = wait_for_states(node, sim)
     panda = get_robot("panda")
     pub = command_publisher(node)
@@ -125,9 +126,10 @@ def test_panda_effort_moves_with_the_torque_and_holds_still_without_it(node, sta
     assert np.abs(states.last.velocity[:7]).max() < 0.01
 
 
-@pytest.mark.parametrize("name", ["xarm7", "wx250s", "wx250"])
-def test_position_command_reaches_target_within_one_degree(node, start_sim, name):
-    sim = start_sim(name, "--no-camera")
+@pytest.mark.parametrize("name, backend", [("xarm7", "mujoco"), ("wx250s", "mujoco"), ("wx250", "mujoco"),
+                                           ("xarm7", "pybullet"), ("wx250s", "pybullet")])
+def test_position_command_reaches_target_within_one_degree(node, start_sim, name, backend):
+    sim = start_sim(name, "--no-camera", "--backend", backend)
     states = wait_for_states(node, sim)
     robot = get_robot(name)
     home = arm_positions(states.last, robot.arm_joints)
@@ -171,8 +173,9 @@ def _diag(array: DiagnosticArray, key: str) -> float:
     return float({kv.key: kv.value for kv in array.status[0].values}[key])
 
 
-def test_gripper_closes_opens_and_reset_returns_home(node, start_sim):
-    sim = start_sim("wx250s", "--no-camera")
+@pytest.mark.parametrize("backend", ["mujoco", "pybullet"])
+def test_gripper_closes_opens_and_reset_returns_home(node, start_sim, backend):
+    sim = start_sim("wx250s", "--no-camera", "--backend", backend)
     states = wait_for_states(node, sim)
     robot = get_robot("wx250s")
     home = arm_positions(states.last, robot.arm_joints)
@@ -230,6 +233,7 @@ def test_on_sim_time_stamps_and_clock_count_simulated_seconds(node, start_sim):
         (["--robot", "ur5"], ["invalid choice: 'ur5'", "panda", "wx250", "wx250s", "xarm7"]),
         (["--robot", "panda", "--bogus"], ["unrecognized arguments: --bogus", "--robot", "--fast"]),
         (["--no-camera", "--ros-args", "-p", "robot:=ur5"], ["valid robots: panda, wx250, wx250s, xarm7"]),
+        (["--backend", "pybullet", "--task", "reach"], ["simulates the robot alone for now; leave out the task, the camera"]),
     ],
 )
 def test_unknown_robot_or_option_exits_with_the_valid_choices(args, expected):

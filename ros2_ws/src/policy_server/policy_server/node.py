@@ -124,9 +124,9 @@ class PolicyNode(Node):
             self._object = msg
 
     def _on_joint_states(self, msg: JointState) -> None:
-        finger = self.robot.finger_joints[0]
-        if finger in msg.name:
-            self._gripper_opening = self.robot.gripper_opening(msg.position[msg.name.index(finger)])
+        opening = conv.gripper_opening(self.robot, msg)
+        if opening is not None:
+            self._gripper_opening = opening
 
     # ------------------------------------------------------------- ticks
     def _on_tick(self) -> None:

@@ -44,6 +44,13 @@ def pose_arrays(msg: PoseStamped) -> tuple[np.ndarray, np.ndarray]:
     return np.array([p.x, p.y, p.z]), np.array([q.x, q.y, q.z, q.w])
 
 
+def gripper_opening(robot, msg: JointState) -> float | None:
+    """The gripper's opening (0 closed .. 1 open) from a joint_states message; None if it has no finger."""
+    finger = robot.finger_joints[0]
+    names = list(msg.name)
+    return robot.gripper_opening(msg.position[names.index(finger)]) if finger in names else None
+
+
 def image(array: np.ndarray, encoding: str, frame_id: str, time: Time) -> Image:
     dtype, channels = _ENCODINGS[encoding]
     array = np.ascontiguousarray(array, dtype=dtype)

@@ -56,12 +56,11 @@ def replay(node, actions: np.ndarray, meta: dict, seed: int | None) -> int | Non
     if seed is not None:
         reset_sim_episode(node, seed)
     period = 1.0 / meta.get("policy_rate_hz", 2.0)
-    finger = robot.finger_joints[0]
     succeeded_at = None
     for k, action in enumerate(actions):
         position, quaternion = conv.pose_arrays(poses.last)
-        names = list(joints.last.name)
-        opening = robot.gripper_opening(joints.last.position[names.index(finger)]) if finger in names else 1.0
+        opening = conv.gripper_opening(robot, joints.last)
+        opening = 1.0 if opening is None else opening
         command = core.command(action, RobotReading(position, quaternion, opening))
         targets.publish(conv.pose_stamped(command.position, matrix_to_quat(command.rotation), "base_link",
                                           node.get_clock().now().to_msg()))

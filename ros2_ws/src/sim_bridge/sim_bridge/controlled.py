@@ -1,4 +1,5 @@
-"""The controller's own core driving MujocoSim in one process, tick for tick at the controller rate.
+"""The controller's own core driving a simulated arm (MujocoSim, or `sim=` another SimulatedArm such as
+PybulletSim) in one process, tick for tick at the controller rate.
 
 For evaluation and tests that need the closed loop without ROS: polyarm_control's ControlLoop (the
 read/update/write a real driver runs in its own process) over the sim as a RobotDriver, with the
@@ -14,17 +15,17 @@ from polyarm_control.loop import ControlLoop
 from polyarm_description import RobotProfile
 
 from sim_bridge.camera import CameraConfig
-from sim_bridge.devices import MujocoDriver
+from sim_bridge.devices import SimulatedArmDriver
 from sim_bridge.mujoco_sim import MujocoSim
 
 
 class ControlledSim:
     def __init__(self, robot: RobotProfile, config: ControllerConfig | None = None, camera: CameraConfig | None = None,
-                 task=None, board=None):
-        self.sim = MujocoSim(robot, camera, task=task, board=board)
+                 task=None, board=None, sim=None):
+        self.sim = sim if sim is not None else MujocoSim(robot, camera, task=task, board=board)
         self.config = config or default_config(robot.name)
         self.controller = ControllerCore(robot, self.config)
-        self.loop = ControlLoop(MujocoDriver(self.sim, clock_ns=lambda: int(self.sim.time * 1e9)), self.controller)
+        self.loop = ControlLoop(SimulatedArmDriver(self.sim, clock_ns=lambda: int(self.sim.time * 1e9)), self.controller)
         self.substeps = round(1.0 / (self.config.rate_hz * self.sim.timestep))
         self.tick()  # the controller starts holding the pose it finds
 

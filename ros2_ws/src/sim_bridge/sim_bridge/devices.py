@@ -1,4 +1,4 @@
-"""The sim behind the interfaces every real device implements: MujocoDriver (a RobotDriver) and
+"""The sim behind the interfaces every real device implements: SimulatedArmDriver (a RobotDriver) and
 SceneCamera (a Camera). The driver bridge and the camera stream serve them exactly as they serve a
 real arm and a RealSense; the sim node adds only the sim's clock, reset and ground truth.
 """
@@ -16,14 +16,15 @@ from sim_bridge.camera import CameraConfig
 from sim_bridge.mujoco_sim import MujocoSim, SceneRenderer
 from sim_bridge.pacing import RealTimePacer
 from sim_bridge.rendering import install_hint
+from sim_bridge.simulated_arm import SimulatedArm
 
 
-class MujocoDriver(RobotDriver):
-    """A MujocoSim as a robot. Someone else steps the physics (the sim node's physics thread, or the
+class SimulatedArmDriver(RobotDriver):
+    """A simulated arm (MujocoSim, PybulletSim: sim_bridge.simulated_arm) as a robot. Someone else steps the physics (the sim node's physics thread, or the
     standalone driver's own); reads and commands take `lock`, which the stepping thread holds too.
     `clock_ns` stamps each reading (the sim node's clock: simulated or wall time)."""
 
-    def __init__(self, sim: MujocoSim, clock_ns: Callable[[], int] = time.time_ns):
+    def __init__(self, sim: SimulatedArm, clock_ns: Callable[[], int] = time.time_ns):
         self.sim = sim  # replaced by the sim node on a reset that changes the task
         self.robot = sim.robot
         self.lock = threading.RLock()
@@ -53,13 +54,18 @@ class MujocoDriver(RobotDriver):
         self.stop()
 
 
-class StandaloneMujocoDriver(MujocoDriver):
+class StandaloneMujocoDriver(SimulatedArmDriver):
     """The simulated arm as a robot on its own: its physics runs in real time in a thread of its own from
     connect() to close(), as a real arm moves whether or not anyone reads it (`polyarm driver --backend mujoco`)."""
 
+    # A robot does not stop when its host does: after a stall of the host (up to this long) the physics
+    # runs the lost time at once, so the arm is where a real one would be. The sim node's pacer instead
+    # re-anchors after 0.1 s, because its graph can follow its clock; a fake robot's drivers cannot.
+    CATCH_UP_S = 1.0
+
     def __init__(self, sim: MujocoSim, realtime: bool = True):
         super().__init__(sim)
-        self._pacer = RealTimePacer(sim.timestep, realtime=realtime)
+        self._pacer = RealTimePacer(sim.timestep, realtime=realtime, max_lag=self.CATCH_UP_S)
         self._running = False
         self._thread: threading.Thread | None = None
 

@@ -1,34 +1,19 @@
-"""MujocoSim: one robot on the table, stepped by MuJoCo, commanded the way the real robot is.
-
-Effort robots (Panda) take joint torques, held until a newer command arrives. When torques stop
-arriving (effort_timeout), the arm stops where it is and holds, as libfranka's communication
-reflex stops the real robot; a fresh torque command releases it.
-Position robots (xArm, WidowX) take servo targets that the simulated servo approaches no faster
-than the joint velocity limit. A rejected command changes nothing: the last good one stays.
-"""
+"""MujocoSim: one robot on the table, stepped by MuJoCo, commanded the way the real robot is
+(sim_bridge.simulated_arm: torques with a stop-and-hold reflex, or velocity-limited servo targets)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import mujoco
 import numpy as np
-from polyarm_core.driver import CommandRefused, validate_command
+from polyarm_core.driver import CommandRefused
 from polyarm_description import RobotProfile, home_joints, joint_limits, load_model
 
 from sim_bridge.camera import CameraConfig
 from sim_bridge.scene import build_scene
+from sim_bridge.simulated_arm import JointStateSample, SimulatedArm
 
 
-@dataclass
-class JointStateSample:
-    names: list[str]
-    position: np.ndarray
-    velocity: np.ndarray
-    effort: np.ndarray
-
-
-class MujocoSim:
+class MujocoSim(SimulatedArm):
     def __init__(
         self,
         robot: RobotProfile,
@@ -81,11 +66,7 @@ class MujocoSim:
         q = self._home if arm_qpos is None else np.asarray(arm_qpos, dtype=float)
         self.data.qpos[self._arm_qpos] = q
         self.data.qpos[self._finger_qpos] = self.gripper_open
-        self._position_target = q.copy()
-        self._effort = np.zeros(self.robot.dof)
-        self._effort_time = -np.inf
-        self._hold_q: np.ndarray | None = None  # where the arm is held (set at the first hold tick)
-        self._hold_until = hold
+        self._reset_commands(q, hold)
         self.data.ctrl[self._gripper_act] = self.gripper_open
         if self.robot.command_interface == "position":
             self.data.ctrl[self._arm_act] = q
@@ -123,40 +104,11 @@ class MujocoSim:
         return site.xpos.copy(), site.xmat.reshape(3, 3).copy()
 
     # ------------------------------------------------------------- commands
-    def command(self, names, values) -> None:
-        """Apply a joint command in the robot's own interface (positions in rad or torques in N·m)."""
-        values = self._validate(names, values)
-        if self.time < self._hold_until:
-            return  # just reset: holding the home pose
-        if self.robot.command_interface == "position":
-            self._position_target = values
-        else:
-            self._effort = values
-            self._effort_time = self.time
+    def _set_servo_targets(self, q: np.ndarray) -> None:
+        self.data.ctrl[self._arm_act] = q
 
-    def effort_age(self) -> float:
-        """Sim seconds since the newest torque command (inf when none is in force: at start, after a reset or stop)."""
-        return self.time - self._effort_time
-
-    def stop(self) -> None:
-        """Stop and hold still where the arm is, until the next command: servo targets become the measured
-        joints; an effort robot's torque lapses at once, so its stop-and-hold reflex takes over."""
-        if self.robot.command_interface == "position":
-            self._position_target = self.arm_qpos
-            self.data.ctrl[self._arm_act] = self._position_target
-        else:
-            self._effort_time = -np.inf
-
-    def command_gripper(self, opening: float) -> None:
-        """0 closes, 1 opens; values slightly outside are clipped, NaN/inf rejected."""
-        if not np.isfinite(opening):
-            raise CommandRefused(f"gripper command {opening} is not finite")
-        self.data.ctrl[self._gripper_act] = self.robot.finger_position(opening)
-
-    def _validate(self, names, values) -> np.ndarray:
-        lim = self.limits
-        low, high = (lim.lower, lim.upper) if self.robot.command_interface == "position" else (-lim.effort, lim.effort)
-        return validate_command(self.robot, names, values, low, high)
+    def _set_finger_target(self, finger_position: float) -> None:
+        self.data.ctrl[self._gripper_act] = finger_position
 
     def apply_tcp_wrench(self, force, torque=(0.0, 0.0, 0.0)) -> None:
         """An external force (N) and torque (N m), in base_link, acting at the TCP until changed.
@@ -183,31 +135,8 @@ class MujocoSim:
                           self.data.site_xpos[site.id], site.bodyid[0], self.data.qfrc_applied)
 
     def _apply_arm_command(self) -> None:
-        ctrl = self.data.ctrl
-        if self.robot.command_interface == "position":
-            # The servo's profile velocity: approach the target no faster than the joint may move.
-            current = ctrl[self._arm_act]
-            max_step = self.limits.velocity * self.timestep
-            ctrl[self._arm_act] = current + np.clip(self._position_target - current, -max_step, max_step)
-        elif self.time < self._hold_until:
-            ctrl[self._arm_act] = self._stop_and_hold_torque()
-        elif self.time - self._effort_time <= self.effort_timeout:
-            ctrl[self._arm_act] = self._effort
-            self._hold_q = None
-        else:
-            ctrl[self._arm_act] = self._stop_and_hold_torque()
-
-    # Gains of the stop-and-hold reflex: stiff enough to stop a moving arm in ~0.1 s, and stable
-    # at 1 kHz for the lightest wrist joint (D dt / I < 2 with I ~ 0.1 kg m^2 incl. armature).
-    HOLD_STIFFNESS, HOLD_DAMPING = 600.0, 40.0
-
-    def _stop_and_hold_torque(self) -> np.ndarray:
-        q, qd = self.data.qpos[self._arm_qpos], self.data.qvel[self._arm_dof]
-        if self._hold_q is None:
-            self._hold_q = q.copy()
-        tau = self.HOLD_STIFFNESS * (self._hold_q - q) - self.HOLD_DAMPING * qd
-        return np.clip(tau, -self.limits.effort, self.limits.effort)
-
+        act = self._arm_act
+        self.data.ctrl[act] = self.arm_output(self.data.ctrl[act], self.data.qpos[self._arm_qpos], self.data.qvel[self._arm_dof])
 
 
 class SceneRenderer:

@@ -1,7 +1,7 @@
 """SimNode: publishes what the real drivers publish, from MujocoSim; takes what they take.
 
 It is the driver node's and the camera node's parts around the sim's own devices: a DriverBridge
-(polyarm_drivers) over MujocoDriver and a CameraStream (polyarm_cameras) over SceneCamera
+(polyarm_drivers) over SimulatedArmDriver and a CameraStream (polyarm_cameras) over SceneCamera
 (sim_bridge.devices), plus what only a sim has: the clock, sim/reset and the ground truth.
 
 Threads: the executor serves commands and services; a physics thread steps the sim and
@@ -37,9 +37,10 @@ from std_srvs.srv import Trigger
 
 from sim_bridge.calibration_board import BoardMount
 from sim_bridge.camera import WRIST_CAMERA, CameraConfig
-from sim_bridge.devices import MujocoDriver, SceneCamera
+from sim_bridge.devices import SceneCamera, SimulatedArmDriver
 from sim_bridge.mujoco_sim import MujocoSim
 from sim_bridge.pacing import RealTimeFactor, RealTimePacer
+from sim_bridge.simulated_arm import SimulatedArm
 from sim_bridge.tasks import TaskError, make_task
 
 
@@ -53,6 +54,9 @@ class SimNode(Node):
         self.camera = _camera_config(robot.name, p) if p["camera.enabled"] else None
         self.board = _board_mount(robot, p)
         self._sim_args = (robot, self.camera, p["physics_rate"], p["effort_timeout"])
+        if p["backend"] not in ("mujoco", "pybullet"):
+            raise ValueError(f"backend must be mujoco or pybullet, got {p['backend']!r}")
+        self.backend = p["backend"]
         self.fast = bool(p["fast"])
         self.sim_clock = self.fast or bool(self.get_parameter("use_sim_time").value)
         # only on sim time: on the wall clock, real time is the contract, and a late torque is the controller's fault
@@ -61,7 +65,7 @@ class SimNode(Node):
         self._elapsed = 0.0  # simulated seconds since start, across resets: stamps never go back
         self._tick_wall_ns = self._wall_epoch_ns  # wall time of the physics tick being published
         # TaskError (a ValueError) lists the valid tasks
-        self.driver = MujocoDriver(self._build_sim(p["task"], p["seed"]), lambda: self._stamp_ns(self._elapsed, self._tick_wall_ns))
+        self.driver = SimulatedArmDriver(self._build_sim(p["task"], p["seed"]), lambda: self._stamp_ns(self._elapsed, self._tick_wall_ns))
         self._substeps = max(1, round(p["physics_rate"] / p["joint_state_rate"]))
         # every Nth joint_states tick also goes out on /clock: each /clock message wakes every node on
         # use_sim_time twice (its time source, its timers), so 200 Hz cost each node ~6% of a core
@@ -86,7 +90,7 @@ class SimNode(Node):
         cam = f"camera {self.camera.width}x{self.camera.height} @ {self.camera.rate_hz} Hz" if self.camera else "no camera"
         cam += f", task {p['task']} (seed {p['seed']})" if p["task"] else ", no task"
         self.get_logger().info(
-            f"simulating {robot.summary}: {robot.command_interface} commands, physics "
+            f"simulating {robot.summary} in {self.backend}: {robot.command_interface} commands, physics "
             f"{p['physics_rate']:.0f} Hz, joint_states {p['physics_rate'] / self._substeps:.0f} Hz, "
             f"/clock {p['physics_rate'] / self._substeps / self._clock_every:.0f} Hz, "
             f"{cam}, {'as fast as possible' if self.fast else 'real time'}, "
@@ -94,7 +98,7 @@ class SimNode(Node):
         )
 
     @property
-    def sim(self) -> MujocoSim:
+    def sim(self) -> SimulatedArm:
         return self.driver.sim
 
     @property
@@ -182,13 +186,25 @@ class SimNode(Node):
         self.get_logger().info(response.message)
         return response
 
-    def _build_sim(self, task: str, seed: int, hold: float = 0.0) -> MujocoSim:
+    def _build_sim(self, task: str, seed: int, hold: float = 0.0) -> SimulatedArm:
         robot, camera, physics_rate, effort_timeout = self._sim_args
+        if self.backend == "pybullet":
+            return self._build_pybullet(task, camera)
         area, density = self.get_parameter("task.area_cm2").value, self.get_parameter("task.density").value
         task_object = make_task(task, robot, area, density) if task else None
         sim = MujocoSim(robot, camera, physics_rate, effort_timeout, task=task_object, board=self.board)
         sim.reset(rng=np.random.default_rng(seed), hold=hold)  # a hold only after sim/reset: nothing to fight at start
         return sim
+
+    def _build_pybullet(self, task: str, camera) -> SimulatedArm:
+        asked = [what for what, given in (("the task", task), ("the camera (--no-camera)", camera),
+                                          ("the calibration board", self.board)) if given]
+        if asked:
+            raise TaskError(f"the pybullet backend simulates the robot alone for now; leave out {', '.join(asked)}")
+        from sim_bridge.pybullet_sim import PybulletSim  # pybullet loads only when asked for
+
+        robot, _, physics_rate, effort_timeout = self._sim_args
+        return PybulletSim(robot, physics_rate, effort_timeout)
 
     def _publish_diagnostics(self) -> None:
         rtf = self._rtf.read(self._elapsed)

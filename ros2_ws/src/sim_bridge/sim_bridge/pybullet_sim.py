@@ -1,0 +1,184 @@
+"""PybulletSim: the same robot as MujocoSim, stepped by pybullet, commanded the same way (SimulatedArm).
+
+pybullet loads the URDF that polyarm_description generates from the MJCF, so both engines move one
+description. Where Bullet differs, and what this module does about it:
+- Gravity compensation: every body the MJCF marks `gravcomp` gets, every step, the upward force at its
+  centre of mass that cancels that fraction of its weight: what MuJoCo's gravcomp does (libfranka's
+  compensation on the Panda, the servo loops' integral action on the servo arms).
+- Torque control needs Bullet's default joint motors off first (VELOCITY_CONTROL with zero force). The
+  stop-and-hold reflex and the servos use Bullet's position motors, capped at the joint's velocity limit.
+- Bullet has no armature (the motors' reflected rotor inertia, 0.1 kg m^2 per Panda joint). A torque
+  command is therefore turned into the torque that gives the arm the acceleration it would have with
+  the armature: tau' = M (M + A)^-1 (tau - c) + c, with M and c (Coriolis) from pybullet each step. Without
+  it the controller's 100 Hz law, tuned on the real inertia, shakes the Panda's wrist. The servo arms'
+  motors are implicit and need no such care.
+- Joint damping is applied as a torque, -d qd, with the MJCF's damping. Friction loss is left out.
+- The fingers are both driven to the same position by their motors; MuJoCo couples them by an equality.
+- The scene is the robot alone for now: tasks, the table and the camera are MuJoCo's only (issue 27).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pybullet as pb
+from polyarm_core.driver import CommandRefused
+from polyarm_description import RobotProfile, home_joints, joint_limits, load_model
+from polyarm_description.urdf import urdf_path
+
+from sim_bridge.simulated_arm import JointStateSample, SimulatedArm
+
+
+class PybulletSim(SimulatedArm):
+    def __init__(self, robot: RobotProfile, physics_rate: float = 1000.0, effort_timeout: float = 0.1):
+        model = load_model(robot)
+        self.robot, self.effort_timeout = robot, effort_timeout
+        self.limits = joint_limits(model, robot)
+        self.gripper_open = robot.gripper_range[1]
+        self._home = home_joints(model, robot)
+        self._damping = np.array([model.dof_damping[model.joint(n).dofadr[0]] for n in robot.arm_joints])
+        self._armature = np.array([model.dof_armature[model.joint(n).dofadr[0]] for n in robot.arm_joints])
+        gripper = model.actuator(robot.gripper_actuator)
+        self._finger_force = float(np.max(np.abs(gripper.forcerange))) if gripper.forcelimited[0] else 100.0
+        self._dt = 1.0 / physics_rate
+        self.client = pb.connect(pb.DIRECT)
+        pb.setGravity(*model.opt.gravity, physicsClientId=self.client)
+        pb.setTimeStep(self._dt, physicsClientId=self.client)
+        self.body = pb.loadURDF(str(urdf_path(robot)), useFixedBase=True, flags=pb.URDF_USE_INERTIA_FROM_FILE,
+                                physicsClientId=self.client)
+        joints = [self._call(pb.getJointInfo, self.body, i) for i in range(self._call(pb.getNumJoints, self.body))]
+        index = {j[1].decode(): j[0] for j in joints}
+        self._tcp = next(j[0] for j in joints if j[12].decode() == "tcp")
+        self._movable = [j[0] for j in joints if j[2] != pb.JOINT_FIXED]  # the dofs pybullet's dynamics take
+        self._arm = [index[n] for n in robot.arm_joints]
+        self._fingers = [index[n] for n in robot.finger_joints]
+        for link in range(-1, len(joints)):  # Bullet damps every link by default; MuJoCo does not
+            self._call(pb.changeDynamics, self.body, link, linearDamping=0.0, angularDamping=0.0, jointDamping=0.0)
+        self._torque_mode = False
+        # (link, force) cancelling each gravcomp body's weight; a link's index is that of the joint above it
+        links = {j[12].decode(): j[0] for j in joints}
+        self._gravcomp = [(links[model.body(b).name], (-model.body_gravcomp[b] * model.body_mass[b] * model.opt.gravity).tolist())
+                          for b in range(model.nbody) if model.body_gravcomp[b] > 0 and model.body(b).name in links]
+        self.joint_names = list(robot.arm_joints) + list(robot.finger_joints)
+        self.task = None
+        self.reset()
+
+    def _call(self, function, *args, **kwargs):
+        return function(*args, **kwargs, physicsClientId=self.client)
+
+    def close(self) -> None:
+        if pb.isConnected(self.client):
+            pb.disconnect(self.client)
+
+    # ---------------------------------------------------------------- state
+    @property
+    def time(self) -> float:
+        return self._time
+
+    @property
+    def timestep(self) -> float:
+        return self._dt
+
+    def reset(self, arm_qpos: np.ndarray | None = None, rng: np.random.Generator | None = None, hold: float = 0.0) -> None:
+        """Back to the home pose (or arm_qpos), at rest, holding it, gripper open (MujocoSim.reset)."""
+        q = self._home if arm_qpos is None else np.asarray(arm_qpos, dtype=float)
+        for joint, value in zip(self._arm, q):
+            self._call(pb.resetJointState, self.body, joint, float(value), 0.0)
+        for joint in self._fingers:
+            self._call(pb.resetJointState, self.body, joint, self.gripper_open, 0.0)
+        self._time = 0.0
+        self._tcp_wrench = None
+        self._servo = q.copy()
+        self._finger_target = self.gripper_open
+        self._reset_commands(q, hold)
+
+    def success(self) -> bool:
+        return False  # no tasks in pybullet yet
+
+    def _states(self, joints) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        states = self._call(pb.getJointStates, self.body, joints)
+        return tuple(np.array([s[k] for s in states]) for k in (0, 1, 3))
+
+    def joint_state(self) -> JointStateSample:
+        position, velocity, effort = self._states(self._arm + self._fingers)
+        return JointStateSample(self.joint_names, position, velocity, effort)
+
+    @property
+    def arm_qpos(self) -> np.ndarray:
+        return self._states(self._arm)[0]
+
+    @property
+    def gripper_opening(self) -> float:
+        return float(self.robot.gripper_opening(self._states(self._fingers[:1])[0][0]))
+
+    def tcp_pose(self) -> tuple[np.ndarray, np.ndarray]:
+        """TCP position and rotation matrix in base_link (the URDF's root, at the world origin)."""
+        state = self._call(pb.getLinkState, self.body, self._tcp, computeForwardKinematics=True)
+        return np.array(state[4]), np.array(pb.getMatrixFromQuaternion(state[5])).reshape(3, 3)
+
+    # ------------------------------------------------------------- commands
+    def _set_servo_targets(self, q: np.ndarray) -> None:
+        self._servo = np.asarray(q, dtype=float).copy()
+
+    def _set_finger_target(self, finger_position: float) -> None:
+        self._finger_target = finger_position
+
+    def apply_tcp_wrench(self, force, torque=(0.0, 0.0, 0.0)) -> None:
+        """An external force (N) and torque (N m), in base_link, acting at the TCP until changed (MujocoSim's)."""
+        wrench = np.concatenate([np.asarray(force, float), np.asarray(torque, float)])
+        if wrench.shape != (6,) or not np.all(np.isfinite(wrench)):
+            raise CommandRefused(f"TCP wrench must be 6 finite values, got {wrench}")
+        self._tcp_wrench = None if not np.any(wrench) else wrench
+
+    # --------------------------------------------------------------- physics
+    def step(self, n: int = 1) -> None:
+        for _ in range(n):
+            q, qd, _ = self._states(self._arm)
+            out = self.arm_output(self._servo, q, qd)
+            if self.robot.command_interface == "position":
+                self._servo = out
+                self._motors(out, self.limits.velocity)
+            elif self.holding:
+                self._motors(self._hold_q, np.full(self.robot.dof, 0.5))  # see _motors
+            else:
+                self._torques(self._through_armature(out - self._damping * qd))
+            self._compensate_gravity()
+            if self._tcp_wrench is not None:  # external forces last one step in Bullet: applied every step
+                self._call(pb.applyExternalForce, self.body, self._tcp, self._tcp_wrench[:3].tolist(),
+                           self.tcp_pose()[0].tolist(), pb.WORLD_FRAME)
+                self._call(pb.applyExternalTorque, self.body, self._tcp, self._tcp_wrench[3:].tolist(), pb.WORLD_FRAME)
+            for joint in self._fingers:
+                self._call(pb.setJointMotorControl2, self.body, joint, pb.POSITION_CONTROL,
+                           targetPosition=self._finger_target, force=self._finger_force)
+            self._call(pb.stepSimulation)
+            self._time += self._dt
+
+    def _motors(self, targets: np.ndarray, max_velocity: np.ndarray) -> None:
+        """Bullet's position motors, solved with the contacts (implicitly): a servo's targets, or the
+        stop-and-hold reflex. The reflex's explicit PD (SimulatedArm) needs MuJoCo's armature to be stable
+        at 1 kHz on the wrist joints; Bullet has none, so the motors hold instead, with the same torque limits."""
+        for joint, target, force, velocity in zip(self._arm, targets, self.limits.effort, max_velocity):
+            self._call(pb.setJointMotorControl2, self.body, joint, pb.POSITION_CONTROL, targetPosition=float(target),
+                       force=float(force), maxVelocity=float(velocity))
+        self._torque_mode = False
+
+    def _torques(self, tau: np.ndarray) -> None:
+        if not self._torque_mode:  # the motors off first, or they fight the torques
+            self._call(pb.setJointMotorControlArray, self.body, self._arm, pb.VELOCITY_CONTROL, forces=[0.0] * self.robot.dof)
+            self._torque_mode = True
+        self._call(pb.setJointMotorControlArray, self.body, self._arm, pb.TORQUE_CONTROL, forces=tau.tolist())
+
+    def _through_armature(self, tau: np.ndarray) -> np.ndarray:
+        """The torque that accelerates Bullet's arm (no armature) as `tau` accelerates the MJCF's (module doc)."""
+        q, qd, _ = self._states(self._movable)
+        q, qd, zeros = q.tolist(), qd.tolist(), [0.0] * len(q)
+        arm = [self._movable.index(j) for j in self._arm]
+        M = np.array(self._call(pb.calculateMassMatrix, self.body, q))[np.ix_(arm, arm)]
+        moving = np.array(self._call(pb.calculateInverseDynamics, self.body, q, qd, zeros))[arm]
+        still = np.array(self._call(pb.calculateInverseDynamics, self.body, q, zeros, zeros))[arm]
+        coriolis = moving - still
+        return M @ np.linalg.solve(M + np.diag(self._armature), tau - coriolis) + coriolis
+
+    def _compensate_gravity(self) -> None:
+        for link, force in self._gravcomp:
+            com = self._call(pb.getLinkState, self.body, link)[0]
+            self._call(pb.applyExternalForce, self.body, link, force, com, pb.WORLD_FRAME)
