@@ -50,9 +50,9 @@ def replay(node, actions: np.ndarray, meta: dict, seed: int | None) -> int | Non
     targets = node.create_publisher(PoseStamped, "controller/target_pose", COMMAND)
     gripper = node.create_publisher(Float64, "gripper/command", COMMAND)
     spin_until(node, lambda: poses.messages and joints.messages, 30, "controller/ee_pose and joint_states")
-    on_sim_clock = follow_sim_clock(node)  # each action gets its period of simulated time, however fast the sim runs
-    print(f"pacing on {'the sim' + chr(39) + 's /clock' if on_sim_clock else 'the wall clock (no /clock in the graph)'}",
-          flush=True)
+    # each action gets its period of simulated time, however fast the sim runs
+    clock = "the sim's /clock" if follow_sim_clock(node) else "the wall clock (no /clock in the graph)"
+    print(f"pacing on {clock}", flush=True)
     if seed is not None:
         reset_sim_episode(node, seed)
     period = 1.0 / meta.get("policy_rate_hz", 2.0)

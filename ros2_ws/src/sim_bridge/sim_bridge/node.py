@@ -1,4 +1,5 @@
-"""SimNode: publishes what the real drivers publish, from MujocoSim; takes what they take.
+"""SimNode: publishes what the real drivers publish, from a simulated arm (MujocoSim, or PybulletSim with
+`backend:=pybullet`); takes what they take.
 
 It is the driver node's and the camera node's parts around the sim's own devices: a DriverBridge
 (polyarm_drivers) over SimulatedArmDriver and a CameraStream (polyarm_cameras) over SceneCamera

@@ -41,26 +41,31 @@ class PybulletSim(SimulatedArm):
         self._finger_force = float(np.max(np.abs(gripper.forcerange))) if gripper.forcelimited[0] else 100.0
         self._dt = 1.0 / physics_rate
         self.client = pb.connect(pb.DIRECT)
-        pb.setGravity(*model.opt.gravity, physicsClientId=self.client)
-        pb.setTimeStep(self._dt, physicsClientId=self.client)
-        self.body = pb.loadURDF(str(urdf_path(robot)), useFixedBase=True, flags=pb.URDF_USE_INERTIA_FROM_FILE,
-                                physicsClientId=self.client)
-        joints = [self._call(pb.getJointInfo, self.body, i) for i in range(self._call(pb.getNumJoints, self.body))]
+        joints = self._load(robot, model.opt.gravity)
         index = {j[1].decode(): j[0] for j in joints}
-        self._tcp = next(j[0] for j in joints if j[12].decode() == "tcp")
+        links = {j[12].decode(): j[0] for j in joints}  # a link's index is that of the joint above it
+        self._tcp = links["tcp"]
         self._movable = [j[0] for j in joints if j[2] != pb.JOINT_FIXED]  # the dofs pybullet's dynamics take
         self._arm = [index[n] for n in robot.arm_joints]
         self._fingers = [index[n] for n in robot.finger_joints]
-        for link in range(-1, len(joints)):  # Bullet damps every link by default; MuJoCo does not
-            self._call(pb.changeDynamics, self.body, link, linearDamping=0.0, angularDamping=0.0, jointDamping=0.0)
-        self._torque_mode = False
-        # (link, force) cancelling each gravcomp body's weight; a link's index is that of the joint above it
-        links = {j[12].decode(): j[0] for j in joints}
+        # (link, force) cancelling each gravcomp body's weight
         self._gravcomp = [(links[model.body(b).name], (-model.body_gravcomp[b] * model.body_mass[b] * model.opt.gravity).tolist())
                           for b in range(model.nbody) if model.body_gravcomp[b] > 0 and model.body(b).name in links]
+        self._torque_mode = False
         self.joint_names = list(robot.arm_joints) + list(robot.finger_joints)
         self.task = None
         self.reset()
+
+    def _load(self, robot: RobotProfile, gravity) -> list:
+        """The generated URDF, fixed at the origin, with Bullet's default link damping off (MuJoCo has none);
+        its joints' getJointInfo."""
+        self._call(pb.setGravity, *gravity)
+        self._call(pb.setTimeStep, self._dt)
+        self.body = self._call(pb.loadURDF, str(urdf_path(robot)), useFixedBase=True, flags=pb.URDF_USE_INERTIA_FROM_FILE)
+        joints = [self._call(pb.getJointInfo, self.body, i) for i in range(self._call(pb.getNumJoints, self.body))]
+        for link in range(-1, len(joints)):
+            self._call(pb.changeDynamics, self.body, link, linearDamping=0.0, angularDamping=0.0, jointDamping=0.0)
+        return joints
 
     def _call(self, function, *args, **kwargs):
         return function(*args, **kwargs, physicsClientId=self.client)
