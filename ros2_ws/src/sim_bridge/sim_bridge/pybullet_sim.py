@@ -48,6 +48,7 @@ class PybulletSim(SimulatedArm):
         self._movable = [j[0] for j in joints if j[2] != pb.JOINT_FIXED]  # the dofs pybullet's dynamics take
         self._arm = [index[n] for n in robot.arm_joints]
         self._fingers = [index[n] for n in robot.finger_joints]
+        self._arm_in_movable = [self._movable.index(j) for j in self._arm]
         # (link, force) cancelling each gravcomp body's weight
         self._gravcomp = [(links[model.body(b).name], (-model.body_gravcomp[b] * model.body_mass[b] * model.opt.gravity).tolist())
                           for b in range(model.nbody) if model.body_gravcomp[b] > 0 and model.body(b).name in links]
@@ -137,7 +138,8 @@ class PybulletSim(SimulatedArm):
     # --------------------------------------------------------------- physics
     def step(self, n: int = 1) -> None:
         for _ in range(n):
-            q, qd, _ = self._states(self._arm)
+            q_all, qd_all, _ = self._states(self._movable)  # one read serves the law and the armature
+            q, qd = q_all[self._arm_in_movable], qd_all[self._arm_in_movable]
             out = self.arm_output(self._servo, q, qd)
             if self.robot.command_interface == "position":
                 self._servo = out
@@ -145,7 +147,7 @@ class PybulletSim(SimulatedArm):
             elif self.holding:
                 self._motors(self._hold_q, np.full(self.robot.dof, 0.5))  # see _motors
             else:
-                self._torques(self._through_armature(out - self._damping * qd))
+                self._torques(self._through_armature(out - self._damping * qd, q_all, qd_all))
             self._compensate_gravity()
             if self._tcp_wrench is not None:  # external forces last one step in Bullet: applied every step
                 self._call(pb.applyExternalForce, self.body, self._tcp, self._tcp_wrench[:3].tolist(),
@@ -172,11 +174,11 @@ class PybulletSim(SimulatedArm):
             self._torque_mode = True
         self._call(pb.setJointMotorControlArray, self.body, self._arm, pb.TORQUE_CONTROL, forces=tau.tolist())
 
-    def _through_armature(self, tau: np.ndarray) -> np.ndarray:
-        """The torque that accelerates Bullet's arm (no armature) as `tau` accelerates the MJCF's (module doc)."""
-        q, qd, _ = self._states(self._movable)
-        q, qd, zeros = q.tolist(), qd.tolist(), [0.0] * len(q)
-        arm = [self._movable.index(j) for j in self._arm]
+    def _through_armature(self, tau: np.ndarray, q_all: np.ndarray, qd_all: np.ndarray) -> np.ndarray:
+        """The torque that accelerates Bullet's arm (no armature) as `tau` accelerates the MJCF's (module doc);
+        q_all, qd_all: every movable joint, as pybullet's dynamics take them."""
+        q, qd, zeros = q_all.tolist(), qd_all.tolist(), [0.0] * len(q_all)
+        arm = self._arm_in_movable
         M = np.array(self._call(pb.calculateMassMatrix, self.body, q))[np.ix_(arm, arm)]
         moving = np.array(self._call(pb.calculateInverseDynamics, self.body, q, qd, zeros))[arm]
         still = np.array(self._call(pb.calculateInverseDynamics, self.body, q, zeros, zeros))[arm]
