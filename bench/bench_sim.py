@@ -68,14 +68,15 @@ def render_fps(robot: str, width: int, height: int, frames: int = 60) -> tuple[f
     return ours, rgb_only
 
 
-def node_real_time_factor(robot: str, seconds: float) -> dict:
-    """Start `polyarm sim` (320x240 at 15 Hz) and read its /diagnostics and stream rates from outside."""
+def node_real_time_factor(robot: str, seconds: float, *extra: str) -> dict:
+    """Start `polyarm sim` (320x240 at 15 Hz, and `extra` arguments) and read its /diagnostics and stream
+    rates from outside."""
     import rclpy
     from diagnostic_msgs.msg import DiagnosticArray
     from polyarm_common.qos import SENSOR, STATE
     from sensor_msgs.msg import Image, JointState
 
-    proc = start_polyarm("sim", "--robot", robot, "--width", "320", "--height", "240", "--camera-rate", "15",
+    proc = start_polyarm("sim", "--robot", robot, "--width", "320", "--height", "240", "--camera-rate", "15", *extra,
                          stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     node = rclpy.create_node(f"bench_{robot}")
     try:

@@ -61,7 +61,8 @@ PICK_STATE = str(REPO / "demo" / "panda_pick_state.pt")
     (Bringup(robot="xarm7", sim="none", driver="xarm", robot_ip="192.168.1.200", camera_backend="realsense", perception=True,
              camera_pose="/lab/camera_pose.yaml", checkpoint=PICK_STATE, task="pick"),
      {"driver", "camera", "perception", "controller", "policy"}),
-], ids=["panda-sim-policy-recorder", "wx250s-driver", "panda-sim-perception", "xarm7-realsense-perception"])
+    (Bringup(robot="panda", sim="pybullet", checkpoint=PICK_STATE, task="pick"), {"sim", "controller", "policy"}),
+], ids=["panda-sim-policy-recorder", "wx250s-driver", "panda-sim-perception", "xarm7-realsense-perception", "panda-pybullet-policy"])
 def test_the_launch_description_names_existing_nodes_and_parameter_files(bringup, expected):
     nodes = describe(bringup)
     assert {n.name for n in nodes} == expected
@@ -74,7 +75,9 @@ def test_the_launch_description_names_existing_nodes_and_parameter_files(bringup
         kwargs = launch_arguments(node, bringup.namespace)
         assert kwargs["parameters"][0] == str(node.params_file) and kwargs["namespace"] == bringup.namespace
     # in sim every node runs on the sim's /clock; with the arm's driver, on the wall clock
-    assert all(n.parameters.get("use_sim_time", False) == (bringup.sim == "mujoco") for n in nodes)
+    assert all(n.parameters.get("use_sim_time", False) == (bringup.sim != "none") for n in nodes)
+    if bringup.sim != "none":  # the sim node runs the bringup's engine
+        assert next(n for n in nodes if n.name == "sim").parameters["backend"] == bringup.sim
     if bringup.checkpoint and not bringup.perception:  # the sim camera matches the one the checkpoint's data was recorded with
         sim = next(n for n in nodes if n.name == "sim")
         assert (sim.parameters["camera.width"], sim.parameters["camera.height"]) == (160, 120)
@@ -82,7 +85,7 @@ def test_the_launch_description_names_existing_nodes_and_parameter_files(bringup
         policy = next(n for n in nodes if n.name == "policy")
         perception = next(n for n in nodes if n.name == "perception")
         assert policy.parameters["object_pose_topic"] == "perception/object_pose"
-        if bringup.sim == "mujoco":
+        if bringup.sim != "none":
             sim = next(n for n in nodes if n.name == "sim")
             view = {k: v for k, v in sim.parameters.items() if k in ("camera.position", "camera.look_at")}
             assert view and view == {k: perception.parameters[k] for k in view}
@@ -112,9 +115,11 @@ def test_an_unknown_robot_or_sim_is_refused():
 
 
 @pytest.mark.ros
-def test_polyarm_eval_runs_reach_through_every_process_and_leaves_a_readable_bag(reach_bc_run, tmp_path):
+@pytest.mark.parametrize("sim", ["mujoco", "pybullet"])
+def test_polyarm_eval_runs_reach_through_every_process_and_leaves_a_readable_bag(reach_bc_run, tmp_path, sim):
+    """The MuJoCo-trained checkpoint through the graph on either engine (pybullet: the sim-to-sim check in ROS)."""
     out = tmp_path / "eval"
-    done = subprocess.run([sys.executable, "-m", "polyarm.cli", "eval", "--robot", "panda", "--task", "reach",
+    done = subprocess.run([sys.executable, "-m", "polyarm.cli", "eval", "--robot", "panda", "--task", "reach", "--sim", sim,
                            "--checkpoint", str(reach_bc_run / "best.pt"), "--episodes", "3", "--no-camera", "--out", str(out)],
                           capture_output=True, text=True, timeout=240, cwd=REPO, check=False)
     assert done.returncode == 0, done.stdout + done.stderr

@@ -57,8 +57,9 @@ def arm_positions(msg: JointState, joints) -> np.ndarray:
     return np.array([msg.position[index[j]] for j in joints])
 
 
-def test_panda_streams_joint_states_images_and_diagnostics(node, start_sim):
-    sim = start_sim("panda")
+@pytest.mark.parametrize("backend", ["mujoco", "pybullet"])
+def test_panda_streams_joint_states_images_and_diagnostics(node, start_sim, backend):
+    sim = start_sim("panda", "--backend", backend)
     states = wait_for_states(node, sim)
     color = Collector(node, Image, "camera/color/image_raw", SENSOR)
     depth = Collector(node, Image, "camera/aligned_depth_to_color/image_raw", SENSOR)
@@ -90,6 +91,7 @@ def test_panda_streams_joint_states_images_and_diagnostics(node, start_sim):
 
     values = {kv.key: kv.value for kv in diagnostics.last.status[0].values}
     assert float(values["real_time_factor"]) > 0.5 and "render_ms_mean" in values
+    assert diagnostics.last.status[0].name == f"sim: {backend}"
 
 
 @pytest.mark.parametrize("backend", ["mujoco", "pybullet"])
@@ -233,7 +235,7 @@ def test_on_sim_time_stamps_and_clock_count_simulated_seconds(node, start_sim):
         (["--robot", "ur5"], ["invalid choice: 'ur5'", "panda", "wx250", "wx250s", "xarm7"]),
         (["--robot", "panda", "--bogus"], ["unrecognized arguments: --bogus", "--robot", "--fast"]),
         (["--no-camera", "--ros-args", "-p", "robot:=ur5"], ["valid robots: panda, wx250, wx250s, xarm7"]),
-        (["--backend", "pybullet", "--task", "reach"], ["simulates the robot alone for now; leave out the task, the camera"]),
+        (["--backend", "pybullet", "--no-camera", "--ros-args", "-p", "calibration.board:=table"], ["shows no calibration board"]),
     ],
 )
 def test_unknown_robot_or_option_exits_with_the_valid_choices(args, expected):
@@ -243,7 +245,8 @@ def test_unknown_robot_or_option_exits_with_the_valid_choices(args, expected):
         assert text in done.stderr
 
 
-def test_sim_publishes_task_ground_truth_and_switches_task_on_reset(node, start_sim):
+@pytest.mark.parametrize("backend", ["mujoco", "pybullet"])
+def test_sim_publishes_task_ground_truth_and_switches_task_on_reset(node, start_sim, backend):
     from geometry_msgs.msg import PoseStamped
     from polyarm_description import get_robot as robot_spec
     from rcl_interfaces.srv import SetParameters
@@ -257,7 +260,8 @@ def test_sim_publishes_task_ground_truth_and_switches_task_on_reset(node, start_
         sim.reset(rng=np.random.default_rng(seed))
         return sim.task.object_pose(sim.model, sim.data)[0]
 
-    sim = start_sim("panda", "--task", "press_button", "--seed", "2", "--camera-rate", "10")
+    # the placement is the task's, in either engine: MuJoCo's seeded placement is the reference
+    sim = start_sim("panda", "--task", "press_button", "--seed", "2", "--camera-rate", "10", "--backend", backend)
     wait_for_states(node, sim)
     pose = Collector(node, PoseStamped, "sim/object_pose", STATE)
     success = Collector(node, Bool, "sim/success", STATE)

@@ -1,4 +1,4 @@
-"""ros2 launch polyarm_bringup polyarm.launch.py robot:=panda [sim:=mujoco|none] [camera:=true] [checkpoint:=F]
+"""ros2 launch polyarm_bringup polyarm.launch.py robot:=panda [sim:=mujoco|pybullet|none] [camera:=true] [checkpoint:=F]
                                                   [task:=press_button] [seed:=0] [namespace:=arm] [record:=BAG_DIR]
                                                   [perception:=true] [camera_backend:=realsense] [camera_pose:=FILE]
 

@@ -17,7 +17,8 @@ from pathlib import Path
 from polyarm_description import ROBOTS
 
 CONFIG_DIR = Path(__file__).resolve().parent / "config"
-SIMS = ("mujoco", "none")  # none: a real arm, through `driver` or started by the lab outside this graph
+# the sim node's physics engine, or none: a real arm, through `driver` or started by the lab outside this graph
+SIMS = ("mujoco", "pybullet", "none")
 DRIVERS = ("", "franky", "dynamixel", "xarm")  # with sim none: the arm's driver node in this graph ("": none, the lab starts it)
 # Where the OSC law runs: "node" (the controller node, over topics at 100 Hz) or "in-driver" (inside the
 # driver's own real-time loop). "": the driver's choice: in-driver for franky (docs/architecture.md, "The
@@ -105,7 +106,7 @@ class Bringup:
             raise ValueError(f"unknown camera backend {self.camera_backend!r}; one of {', '.join(b for b in CAMERA_BACKENDS if b)}")
         if self.camera_backend and self.sim != "none":
             raise ValueError("camera_backend:= starts a real camera's node; in sim the sim node is the camera")
-        if self.perception and self.sim == "mujoco" and not self.camera:
+        if self.perception and self.sim != "none" and not self.camera:
             raise ValueError("perception needs the sim camera: drop camera:=false")
         if self.perception and self.sim == "none" and not self.camera_pose:
             raise ValueError("perception on a robot needs the camera's pose: camera_pose:=FILE (polyarm calibrate hand-eye)")
@@ -116,8 +117,8 @@ def describe(b: Bringup) -> list[NodeLaunch]:
     controller to hold), then the recorder closes its file, then the controller, then the sim."""
     nodes = []
     trained = checkpoint_spec(b.checkpoint) if b.checkpoint else {}
-    if b.sim == "mujoco":
-        sim = {"robot": b.robot, "task": b.task, "seed": b.seed, "camera.enabled": b.camera}
+    if b.sim != "none":
+        sim = {"robot": b.robot, "backend": b.sim, "task": b.task, "seed": b.seed, "camera.enabled": b.camera}
         if b.perception:
             if trained.get("image_size"):
                 raise ValueError("perception serves state-based checkpoints; this one reads images")
@@ -146,7 +147,7 @@ def describe(b: Bringup) -> list[NodeLaunch]:
     if b.checkpoint:
         # in sim the object pose is the sim's ground truth, unless perception is asked for; on the robot
         # it comes from perception
-        object_topic = "sim/object_pose" if b.sim == "mujoco" and not b.perception else "perception/object_pose"
+        object_topic = "sim/object_pose" if b.sim != "none" and not b.perception else "perception/object_pose"
         task = b.task if b.task in trained["tasks"] else ""  # else the checkpoint's (first) task
         policy = {"robot": b.robot, "checkpoint": str(Path(b.checkpoint).resolve()), "task": task,
                   "object_pose_topic": object_topic}
@@ -154,7 +155,7 @@ def describe(b: Bringup) -> list[NodeLaunch]:
     if b.record:
         nodes.append(NodeLaunch("recorder", "polyarm_data", "record", CONFIG_DIR / "recorder.yaml",
                                 {"output": str(Path(b.record).resolve())}, stop_rank=1))
-    if b.sim == "mujoco":  # the sim's /clock drives every node, as Gazebo's does (see sim_bridge.node)
+    if b.sim != "none":  # the sim's /clock drives every node, as Gazebo's does (see sim_bridge.node)
         nodes = [replace(n, parameters={**n.parameters, "use_sim_time": True}) for n in nodes]
     return nodes
 

@@ -134,7 +134,7 @@ def _describe_exit(code: int) -> str:
 
 def add_bringup_arguments(parser: argparse.ArgumentParser, checkpoint_required: bool = False) -> None:
     parser.add_argument("--robot", choices=ROBOTS, default="panda")
-    parser.add_argument("--sim", choices=SIMS, default="mujoco", help="mujoco, or none: the arm's driver runs outside")
+    parser.add_argument("--sim", choices=SIMS, default="mujoco", help="the sim's physics engine (mujoco, pybullet), or none: the arm's driver runs outside")
     parser.add_argument("--checkpoint", required=checkpoint_required, default="", help="policy checkpoint (none: no policy node)")
     parser.add_argument("--task", default="", help="sim task (and the policy's task of a multi-task checkpoint)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the sim task's object placement")

@@ -25,6 +25,7 @@ def main(argv: list[str] | None = None) -> int:
     from sim_bridge.tasks import TASKS
 
     parser.add_argument("--robot", required=True, choices=sorted(ROBOTS))
+    parser.add_argument("--sim", default="mujoco", choices=["mujoco", "pybullet"], help="the physics engine (default mujoco)")
     parser.add_argument("--task", required=True, choices=list(TASKS))
     parser.add_argument("--episodes", type=int, required=True)
     parser.add_argument("--out", type=Path, required=True, help="dataset directory (created; --append to add to it)")
@@ -68,9 +69,9 @@ def collect(args) -> int:
     from polyarm_data.dataset import Episode, create_or_open
 
     env = PolyarmEnv(args.robot, args.task, image_size=args.image_size, episode_length=args.episode_length,
-                     area_cm2=args.area, density=args.density)
+                     area_cm2=args.area, density=args.density, backend=args.sim)
     metadata = {
-        "robot": args.robot, "task": args.task, "prior": args.prior, "image_size": args.image_size,
+        "robot": args.robot, "sim": args.sim, "task": args.task, "prior": args.prior, "image_size": args.image_size,
         "action_scale": [env.act.position_scale, env.act.rotation_scale],
         "camera": {"width": env.camera.width, "height": env.camera.height, "K": env.camera.K.tolist(),
                    "position": list(env.camera.position), "look_at": list(env.camera.look_at)},

@@ -45,22 +45,22 @@ class Evaluation:
         return wilson_interval(self.successes, self.episodes)
 
 
-def checkpoint_env(checkpoint: dict, robot: str, task: str):
-    """The task's Gymnasium env with the checkpoint's observation and action spec."""
+def checkpoint_env(checkpoint: dict, robot: str, task: str, sim: str = "mujoco"):
+    """The task's Gymnasium env, on physics engine `sim`, with the checkpoint's observation and action spec."""
     from sim_bridge.envs import PolyarmEnv
 
     return PolyarmEnv(robot, task, image_size=checkpoint["observation"]["image_size"],
                       position_scale=checkpoint["action"]["position_scale"],
                       rotation_scale=checkpoint["action"]["rotation_scale"],
                       neutral_action=checkpoint["action"]["dim"] == 8,
-                      neutral_quaternion=checkpoint["observation"]["neutral_quaternion"])
+                      neutral_quaternion=checkpoint["observation"]["neutral_quaternion"], backend=sim)
 
 
 def evaluate(policy, robot: str, task: str, episodes: int, seed: int = 0, progress: bool = False, env=None,
-             perception: bool = False) -> Evaluation:
+             perception: bool = False, sim: str = "mujoco") -> Evaluation:
     """Success over `episodes` seeded episodes; pass `env` (from checkpoint_env) to reuse one."""
     owned = env is None
-    env = checkpoint_env(policy.checkpoint, robot, task) if owned else env
+    env = checkpoint_env(policy.checkpoint, robot, task, sim) if owned else env
     perceived = None
     if perception:
         from polyarm_perception.sim_view import PerceivedObject
@@ -112,7 +112,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--episodes", type=int, default=20)
     parser.add_argument("--robot", default="panda", choices=sorted(ROBOTS))
     parser.add_argument("--policy-task", help="which of a multi-task checkpoint's tasks to condition on (default: --task)")
-    parser.add_argument("--backend", default="torch", choices=["torch", "onnx"])
+    parser.add_argument("--backend", default="torch", choices=["torch", "onnx"], help="the policy's inference runtime")
+    parser.add_argument("--sim", default="mujoco", choices=["mujoco", "pybullet"],
+                        help="the physics engine (default mujoco): pybullet shows the sim-to-sim gap")
     parser.add_argument("--seed", type=int, default=0, help="episode i uses seed SEED + i")
     parser.add_argument("--perception", action="store_true",
                         help="the object position from perception (depth + ICP), not the sim's ground truth")
@@ -129,12 +131,13 @@ def main(argv: list[str] | None = None) -> int:
         names = checkpoint["tasks"]["names"]
         conditioning_task = args.policy_task or (args.task if args.task in names else None)
         policy = Policy(checkpoint, args.backend, conditioning_task)
-        result = evaluate(policy, args.robot, args.task, args.episodes, args.seed, progress=True, perception=args.perception)
+        result = evaluate(policy, args.robot, args.task, args.episodes, args.seed, progress=True, perception=args.perception,
+                          sim=args.sim)
     except (CheckpointError, TaskError, ValueError) as err:
         print(f"polyarm evaluate: {err}", file=sys.stderr)
         return 2
     low, high = result.interval
-    print(f"{checkpoint['algorithm']} checkpoint {args.checkpoint} on {args.robot} {args.task}, seeds {args.seed}-{args.seed + args.episodes - 1}:")
+    print(f"{checkpoint['algorithm']} checkpoint {args.checkpoint} on {args.robot} {args.task} in {args.sim}, seeds {args.seed}-{args.seed + args.episodes - 1}:")
     print(f"success {result.successes}/{result.episodes} = {100 * result.rate:.1f}% (95% Wilson interval {100 * low:.1f}-{100 * high:.1f}%), "
           f"{sum(result.episode_seconds) / result.episodes:.1f} s per episode")
     if result.perception is not None:

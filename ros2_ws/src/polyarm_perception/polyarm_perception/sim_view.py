@@ -10,20 +10,19 @@ import numpy as np
 from polyarm_core.camera import depth_to_millimetres
 from polyarm_core.rotations import pose_matrix
 from sim_bridge.camera import CameraConfig
-from sim_bridge.mujoco_sim import SceneRenderer
 
 from polyarm_perception.estimator import Estimate, ObjectPoseEstimator, PerceptionConfig
 from polyarm_perception.self_filter import RobotSelfFilter
 
 
 class SimDepthCamera:
-    """Renders a MujocoSim's state to depth as the camera topic carries it (16UC1: whole millimetres),
-    from the scene's perception camera."""
+    """Renders a simulated arm's scene (MujocoSim, PybulletSim) to depth as the camera topic carries it
+    (16UC1: whole millimetres), from the scene's perception camera, in the sim's own engine."""
 
     def __init__(self, robot, width: int = 320, height: int = 240):
         self.config = CameraConfig.perception_view(robot.name, width=width, height=height)
         self.base_from_camera = pose_matrix(self.config.optical_rotation(), self.config.position)
-        self._renderer: SceneRenderer | None = None
+        self._renderer = None
 
     @property
     def K(self) -> np.ndarray:
@@ -32,7 +31,7 @@ class SimDepthCamera:
     def depth(self, sim) -> np.ndarray:
         if self._renderer is None or self._renderer.model is not sim.model:
             self.close()
-            self._renderer = SceneRenderer(sim.model, self.config)
+            self._renderer = sim.renderer(self.config)
         _, depth = self._renderer.render(sim.data.qpos, sim.data.mocap_pos, sim.data.mocap_quat)
         return depth_to_millimetres(depth).astype(np.float32) * np.float32(0.001)
 

@@ -13,7 +13,7 @@ from polyarm_core.camera import Camera, CameraFrame, CameraIntrinsics
 from polyarm_core.driver import JointReading, RobotDriver
 
 from sim_bridge.camera import CameraConfig
-from sim_bridge.mujoco_sim import MujocoSim, SceneRenderer
+from sim_bridge.mujoco_sim import MujocoSim
 from sim_bridge.pacing import RealTimePacer
 from sim_bridge.rendering import install_hint
 from sim_bridge.simulated_arm import SimulatedArm
@@ -96,7 +96,7 @@ def standalone_driver(robot, physics_rate: float = 1000.0, effort_timeout: float
 
 
 class SceneCamera(Camera):
-    """The sim's fixed scene camera. The physics thread offers the state to show (`offer`); `read()`
+    """The sim's scene camera, rendered by the sim's engine. The physics thread offers the state to show (`offer`); `read()`
     renders the newest offered state in the calling thread, which owns the GL context, so rendering
     never stalls physics. A frame is stamped with the time of the state it shows, as a camera stamps
     its exposure."""
@@ -106,17 +106,17 @@ class SceneCamera(Camera):
         self._intrinsics = CameraIntrinsics(config.width, config.height, config.K, frame_id=config.frame_id)
         self._due = threading.Condition()
         self._state = None
-        self._renderer: SceneRenderer | None = None
+        self._renderer = None  # the sim's renderer (MuJoCo's SceneRenderer, or PybulletRenderer)
         self.render_times: list[float] = []
 
     @property
     def intrinsics(self) -> CameraIntrinsics:
         return self._intrinsics
 
-    def offer(self, stamp_ns: int, sim: MujocoSim) -> None:
+    def offer(self, stamp_ns: int, sim: SimulatedArm) -> None:
         d = sim.data
         with self._due:
-            self._state = (stamp_ns, sim.model, d.qpos.copy(), d.mocap_pos.copy(), d.mocap_quat.copy())
+            self._state = (stamp_ns, sim, d.qpos.copy(), d.mocap_pos.copy(), d.mocap_quat.copy())
             self._due.notify()
 
     def read(self, timeout: float = 0.5) -> CameraFrame | None:
@@ -125,11 +125,11 @@ class SceneCamera(Camera):
             state, self._state = self._state, None
         if state is None:
             return None
-        stamp_ns, model, qpos, mocap_pos, mocap_quat = state
-        if self._renderer is None or model is not self._renderer.model:  # a reset changed the task: a new scene
+        stamp_ns, sim, qpos, mocap_pos, mocap_quat = state
+        if self._renderer is None or sim.model is not self._renderer.model:  # a reset changed the task: a new scene
             self.close()
             try:
-                self._renderer = SceneRenderer(model, self.config)
+                self._renderer = sim.renderer(self.config)
             except Exception as err:  # noqa: BLE001 - any GL failure ends the node with a clear reason
                 raise RuntimeError(f"cannot render the camera ({err}); install a headless GL library — {install_hint()}") from err
         t0 = time.perf_counter()

@@ -11,6 +11,7 @@ perception's `object_pose` gives on the robot), so state-based policies train fr
 
     import gymnasium, sim_bridge.envs
     env = gymnasium.make("polyarm/PandaPressButton-v0")
+    env = gymnasium.make("polyarm/PandaPressButton-v0", backend="pybullet")
 """
 
 from __future__ import annotations
@@ -26,8 +27,10 @@ from polyarm_description import ROBOTS, get_robot
 
 from sim_bridge.camera import CameraConfig
 from sim_bridge.controlled import ControlledSim
-from sim_bridge.mujoco_sim import SceneRenderer
+from sim_bridge.mujoco_sim import MujocoSim
 from sim_bridge.tasks import TASKS, make_task
+
+BACKENDS = ("mujoco", "pybullet")
 
 
 class PolyarmEnv(gym.Env):
@@ -37,13 +40,15 @@ class PolyarmEnv(gym.Env):
                  episode_length: int | None = None, area_cm2: float = 360.0, density: float = 10.0,
                  camera_width: int = 160, camera_height: int = 120, position_scale: float = 0.05,
                  rotation_scale: float = 0.2, neutral_action: bool = True, policy_rate_hz: float = 2.0,
-                 neutral_quaternion: tuple | None = None, render_mode: str | None = None):
-        self.robot = get_robot(robot)
+                 neutral_quaternion: tuple | None = None, render_mode: str | None = None, backend: str = "mujoco"):
+        if backend not in BACKENDS:
+            raise ValueError(f"backend must be one of {', '.join(BACKENDS)}, got {backend!r}")
+        self.robot, self.backend = get_robot(robot), backend
         self.task = make_task(task, self.robot, area_cm2, density)
         self.episode_length = episode_length or self.task.default_episode_length
         self.camera = CameraConfig.for_robot(robot, width=camera_width, height=camera_height)
         config = default_config(robot)
-        self.loop = ControlledSim(self.robot, config, self.camera, self.task)
+        self.loop = ControlledSim(self.robot, config, sim=make_sim(backend, self.robot, self.camera, self.task))
         self.ticks_per_step = round(config.rate_hz / policy_rate_hz)
         # the state quaternion's hemisphere: the arm's home orientation, or what a checkpoint was trained with
         self.core = PolicyCore.for_robot(self.robot, image_size, position_scale, rotation_scale, neutral_quaternion)
@@ -57,7 +62,7 @@ class PolyarmEnv(gym.Env):
             observation_spaces["image"] = spaces.Box(0, 255, (image_size, image_size, 3), np.uint8)
         self.observation_space = spaces.Dict(observation_spaces)
         self.action_space = spaces.Box(-1.0, 1.0, (8 if neutral_action else 7,), np.float32)
-        self._renderer: SceneRenderer | None = None
+        self._renderer = None
         self._frame = None
         self._steps = 0
         self.on_tick = None  # called as on_tick(loop, tick_output) after each 100 Hz tick (e.g. to record it)
@@ -91,15 +96,16 @@ class PolyarmEnv(gym.Env):
         if self._renderer is not None:
             self._renderer.close()
             self._renderer = None
+        self.loop.sim.close()
 
     # ----------------------------------------------------------------- helpers
     def _observation(self) -> dict:
         sim = self.loop.sim
         position, rotation = self.loop.tcp()
-        object_position, _ = self.task.object_pose(sim.model, sim.data)
+        object_position, _ = sim.object_pose()
         if self.observe.image_size:
             if self._renderer is None:
-                self._renderer = SceneRenderer(sim.model, self.camera)
+                self._renderer = sim.renderer(self.camera)
             self._frame, _ = self._renderer.render(sim.data.qpos, sim.data.mocap_pos, sim.data.mocap_quat)
         self.reading = RobotReading(position, matrix_to_quat(rotation), sim.gripper_opening,
                                     image=self._frame if self.observe.image_size else None,
@@ -108,8 +114,17 @@ class PolyarmEnv(gym.Env):
 
     def _info(self) -> dict:
         sim = self.loop.sim
-        position, quaternion = self.task.object_pose(sim.model, sim.data)
+        position, _ = sim.object_pose()
         return {"success": bool(sim.success()), "object_position": position, "tcp_position": self.loop.tcp()[0]}
+
+
+def make_sim(backend: str, robot, camera, task):
+    """The simulated arm of `backend` with the scene camera and the task."""
+    if backend == "pybullet":
+        from sim_bridge.pybullet_sim import PybulletSim  # pybullet loads only when asked for
+
+        return PybulletSim(robot, camera, task=task)
+    return MujocoSim(robot, camera, task=task)
 
 
 def rollout(env: PolyarmEnv, act, seed: int) -> bool:

@@ -12,8 +12,8 @@ from polyarm_description import ROBOTS
 
 PARAMETERS = {  # name: (default, description)
     "robot": ("panda", f"one of {sorted(ROBOTS)}"),
-    "backend": ("mujoco", ("physics engine: mujoco, or pybullet (from the URDF generated from the same MJCF; "
-                           "the robot alone for now: no task, camera or board)")),
+    "backend": ("mujoco", ("physics engine: mujoco, or pybullet (the same scene and tasks, the robot from the URDF "
+                           "generated from its MJCF, the camera in TinyRenderer; no calibration board)")),
     "fast": (False, "run physics as fast as possible instead of in real time"),
     "physics_rate": (1000.0, "physics steps per simulated second (>= 500)"),
     "joint_state_rate": (200.0, "joint_states publish rate, Hz of sim time"),
@@ -75,7 +75,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def parse_args(argv):
-    parser = argparse.ArgumentParser(prog="polyarm sim", description="MuJoCo sim bridge: a simulated arm on the real drivers' topics.")
+    parser = argparse.ArgumentParser(prog="polyarm sim", description="Sim bridge: a simulated arm (MuJoCo or pybullet) on the real drivers' topics.")
     parser.add_argument("--robot", choices=sorted(ROBOTS), help="which arm (default panda)")
     parser.add_argument("--backend", choices=["mujoco", "pybullet"], help="physics engine (default mujoco)")
     parser.add_argument("--task", help="a task of sim_bridge.tasks (reach, press_button, pick, ...)")

@@ -75,9 +75,9 @@ class MujocoSim(SimulatedArm):
             self.task.reset(self.model, self.data, rng if rng is not None else np.random.default_rng())
         mujoco.mj_forward(self.model, self.data)
 
-    def success(self) -> bool:
-        """The task's success detector on the current state (False without a task)."""
-        return self.task is not None and self.task.success(self.model, self.data, self.tcp_pose()[0])
+    def renderer(self, camera: CameraConfig) -> "SceneRenderer":
+        """A renderer of this scene for `camera` (a camera of the scene); create it in the thread that renders."""
+        return SceneRenderer(self.model, camera)
 
     def joint_state(self) -> JointStateSample:
         idx_q = np.concatenate([self._arm_qpos, self._finger_qpos])

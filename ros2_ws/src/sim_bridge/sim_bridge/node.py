@@ -152,7 +152,7 @@ class SimNode(Node):
         task = self.sim.task
         if task is None:
             return None
-        position, quaternion = task.object_pose(self.sim.model, self.sim.data)
+        position, quaternion = self.sim.object_pose()
         return position, quaternion, self.sim.success()
 
     # -------------------------------------------------------------- callbacks
@@ -175,7 +175,8 @@ class SimNode(Node):
         try:
             with self.driver.lock:
                 if task != (self.sim.task.name if self.sim.task else ""):
-                    self.driver.sim = self._build_sim(task, seed, hold)
+                    previous, self.driver.sim = self.sim, self._build_sim(task, seed, hold)
+                    previous.close()
                 else:
                     self.sim.reset(rng=np.random.default_rng(seed), hold=hold)
         except TaskError as err:
@@ -189,23 +190,16 @@ class SimNode(Node):
 
     def _build_sim(self, task: str, seed: int, hold: float = 0.0) -> SimulatedArm:
         robot, camera, physics_rate, effort_timeout = self._sim_args
-        if self.backend == "pybullet":
-            return self._build_pybullet(task, camera)
         area, density = self.get_parameter("task.area_cm2").value, self.get_parameter("task.density").value
         task_object = make_task(task, robot, area, density) if task else None
-        sim = MujocoSim(robot, camera, physics_rate, effort_timeout, task=task_object, board=self.board)
+        if self.backend == "pybullet":
+            from sim_bridge.pybullet_sim import PybulletSim  # pybullet loads only when asked for
+
+            sim = PybulletSim(robot, camera, physics_rate, effort_timeout, task=task_object, board=self.board)
+        else:
+            sim = MujocoSim(robot, camera, physics_rate, effort_timeout, task=task_object, board=self.board)
         sim.reset(rng=np.random.default_rng(seed), hold=hold)  # a hold only after sim/reset: nothing to fight at start
         return sim
-
-    def _build_pybullet(self, task: str, camera) -> SimulatedArm:
-        asked = [what for what, given in (("the task", task), ("the camera (--no-camera)", camera),
-                                          ("the calibration board", self.board)) if given]
-        if asked:
-            raise TaskError(f"the pybullet backend simulates the robot alone for now; leave out {', '.join(asked)}")
-        from sim_bridge.pybullet_sim import PybulletSim  # pybullet loads only when asked for
-
-        robot, _, physics_rate, effort_timeout = self._sim_args
-        return PybulletSim(robot, physics_rate, effort_timeout)
 
     def _publish_diagnostics(self) -> None:
         rtf = self._rtf.read(self._elapsed)
@@ -226,7 +220,7 @@ class SimNode(Node):
         slow = not self.fast and rtf < 0.9
         level = DiagnosticStatus.WARN if slow else DiagnosticStatus.OK
         message = f"real-time factor {rtf:.2f}" + (" (falling behind)" if slow else "")
-        array = DiagnosticArray(status=[conv.diagnostic("sim: mujoco", self.sim.robot.name, level, message, values)])
+        array = DiagnosticArray(status=[conv.diagnostic(f"sim: {self.backend}", self.sim.robot.name, level, message, values)])
         array.header.stamp = self.get_clock().now().to_msg()
         self._pub_diagnostics.publish(array)
 
@@ -240,6 +234,7 @@ class SimNode(Node):
         self._physics_thread.join(timeout=2.0)
         if self.camera_stream is not None:
             self.camera_stream.stop()
+        self.sim.close()
 
 
 def _board_mount(robot, p: dict) -> BoardMount | None:

@@ -14,24 +14,33 @@ description. Where Bullet differs, and what this module does about it:
   motors are implicit and need no such care.
 - Joint damping is applied as a torque, -d qd, with the MJCF's damping. Friction loss is left out.
 - The fingers are both driven to the same position by their motors; MuJoCo couples them by an equality.
-- The scene is the robot alone for now: tasks, the table and the camera are MuJoCo's only (issue 27).
+- The table and the task's objects are built from the same MuJoCo scene (sim_bridge.pybullet_scene); the
+  task's placement, success detector and object pose run on a MuJoCo mirror of pybullet's state.
+- The camera is pybullet's TinyRenderer (sim_bridge.pybullet_render), with the MuJoCo camera's pose and intrinsics.
 """
 
 from __future__ import annotations
 
+import mujoco
 import numpy as np
 import pybullet as pb
 from polyarm_core.driver import CommandRefused
 from polyarm_description import RobotProfile, home_joints, joint_limits, load_model
-from polyarm_description.urdf import urdf_path
 
+from sim_bridge.camera import CameraConfig
+from sim_bridge.pybullet_scene import BulletScene
+from sim_bridge.scene import build_scene
 from sim_bridge.simulated_arm import JointStateSample, SimulatedArm
+from sim_bridge.tasks import TaskError
 
 
 class PybulletSim(SimulatedArm):
-    def __init__(self, robot: RobotProfile, physics_rate: float = 1000.0, effort_timeout: float = 0.1):
+    def __init__(self, robot: RobotProfile, camera: CameraConfig | None = None, physics_rate: float = 1000.0,
+                 effort_timeout: float = 0.1, task=None, board=None):
+        if board is not None:
+            raise TaskError("the pybullet backend shows no calibration board; calibrate in the MuJoCo sim")
         model = load_model(robot)
-        self.robot, self.effort_timeout = robot, effort_timeout
+        self.robot, self.camera, self.task, self.effort_timeout = robot, camera, task, effort_timeout
         self.limits = joint_limits(model, robot)
         self.gripper_open = robot.gripper_range[1]
         self._home = home_joints(model, robot)
@@ -40,10 +49,15 @@ class PybulletSim(SimulatedArm):
         gripper = model.actuator(robot.gripper_actuator)
         self._finger_force = float(np.max(np.abs(gripper.forcerange))) if gripper.forcelimited[0] else 100.0
         self._dt = 1.0 / physics_rate
+        # the scene's MuJoCo model: what pybullet builds, and the mirror the task reads (module doc)
+        self.model = build_scene(robot, None, physics_rate, task).compile()
+        self._mirror, self._mirror_stale = mujoco.MjData(self.model), True
         self.client = pb.connect(pb.DIRECT)
-        joints = self._load(robot, model.opt.gravity)
-        index = {j[1].decode(): j[0] for j in joints}
-        links = {j[12].decode(): j[0] for j in joints}  # a link's index is that of the joint above it
+        self._call(pb.setTimeStep, self._dt)
+        self.scene = BulletScene(self.client, robot, self.model)
+        self.body = self.scene.robot_body
+        joints = [self._call(pb.getJointInfo, self.body, i) for i in range(self._call(pb.getNumJoints, self.body))]
+        index, links = self.scene.robot_joints, self.scene.robot_links
         self._tcp = links["tcp"]
         self._movable = [j[0] for j in joints if j[2] != pb.JOINT_FIXED]  # the dofs pybullet's dynamics take
         self._arm = [index[n] for n in robot.arm_joints]
@@ -54,19 +68,7 @@ class PybulletSim(SimulatedArm):
                           for b in range(model.nbody) if model.body_gravcomp[b] > 0 and model.body(b).name in links]
         self._torque_mode = False
         self.joint_names = list(robot.arm_joints) + list(robot.finger_joints)
-        self.task = None
         self.reset()
-
-    def _load(self, robot: RobotProfile, gravity) -> list:
-        """The generated URDF, fixed at the origin, with Bullet's default link damping off (MuJoCo has none);
-        its joints' getJointInfo."""
-        self._call(pb.setGravity, *gravity)
-        self._call(pb.setTimeStep, self._dt)
-        self.body = self._call(pb.loadURDF, str(urdf_path(robot)), useFixedBase=True, flags=pb.URDF_USE_INERTIA_FROM_FILE)
-        joints = [self._call(pb.getJointInfo, self.body, i) for i in range(self._call(pb.getNumJoints, self.body))]
-        for link in range(-1, len(joints)):
-            self._call(pb.changeDynamics, self.body, link, linearDamping=0.0, angularDamping=0.0, jointDamping=0.0)
-        return joints
 
     def _call(self, function, *args, **kwargs):
         return function(*args, **kwargs, physicsClientId=self.client)
@@ -85,20 +87,37 @@ class PybulletSim(SimulatedArm):
         return self._dt
 
     def reset(self, arm_qpos: np.ndarray | None = None, rng: np.random.Generator | None = None, hold: float = 0.0) -> None:
-        """Back to the home pose (or arm_qpos), at rest, holding it, gripper open (MujocoSim.reset)."""
+        """Back to the home pose (or arm_qpos), at rest, holding it, gripper open, the task's objects placed
+        afresh from `rng` (MujocoSim.reset): the task places them in the mirror, and pybullet follows."""
         q = self._home if arm_qpos is None else np.asarray(arm_qpos, dtype=float)
-        for joint, value in zip(self._arm, q):
-            self._call(pb.resetJointState, self.body, joint, float(value), 0.0)
-        for joint in self._fingers:
-            self._call(pb.resetJointState, self.body, joint, self.gripper_open, 0.0)
+        m, d = self.model, self._mirror
+        mujoco.mj_resetData(m, d)
+        d.qpos[[m.joint(n).qposadr[0] for n in self.robot.arm_joints]] = q
+        d.qpos[[m.joint(n).qposadr[0] for n in self.robot.finger_joints]] = self.gripper_open
+        if self.task is not None:
+            self.task.reset(m, d, rng if rng is not None else np.random.default_rng())
+        self.scene.push(d)
+        mujoco.mj_kinematics(m, d)
+        self._mirror_stale = False
         self._time = 0.0
         self._tcp_wrench = None
         self._servo = q.copy()
         self._finger_target = self.gripper_open
         self._reset_commands(q, hold)
 
-    def success(self) -> bool:
-        return False  # no tasks in pybullet yet
+    @property
+    def data(self) -> mujoco.MjData:
+        """The MuJoCo mirror of pybullet's state (module doc): what the task's detectors and the camera read."""
+        if self._mirror_stale:
+            self.scene.pull(self._mirror)
+            self._mirror_stale = False
+        return self._mirror
+
+    def renderer(self, camera: CameraConfig):
+        """A renderer of this scene for `camera`; create it in the thread that renders."""
+        from sim_bridge.pybullet_render import PybulletRenderer
+
+        return PybulletRenderer(self.robot, self.model, camera)
 
     def _states(self, joints) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         states = self._call(pb.getJointStates, self.body, joints)
@@ -156,8 +175,10 @@ class PybulletSim(SimulatedArm):
             for joint in self._fingers:
                 self._call(pb.setJointMotorControl2, self.body, joint, pb.POSITION_CONTROL,
                            targetPosition=self._finger_target, force=self._finger_force)
+            self.scene.apply_joint_forces()
             self._call(pb.stepSimulation)
             self._time += self._dt
+        self._mirror_stale = True
 
     def _motors(self, targets: np.ndarray, max_velocity: np.ndarray) -> None:
         """Bullet's position motors, solved with the contacts (implicitly): a servo's targets, or the

@@ -8,7 +8,9 @@ than the joint velocity limit. A rejected command changes nothing: the last good
 After a reset the arm keeps its pose for `hold` s and ignores arm commands.
 
 An engine subclass provides `time`, `timestep` and `arm_qpos`, and applies `arm_output()` every
-physics step: servo targets (position robots) or joint torques (effort robots).
+physics step: servo targets (position robots) or joint torques (effort robots). It also holds the
+scene's MuJoCo `model` and a `data` of its current state (MuJoCo's own, or pybullet's mirrored into it),
+on which the task (sim_bridge.tasks), written once for both engines, reads success and the object's pose.
 """
 
 from __future__ import annotations
@@ -40,6 +42,9 @@ class SimulatedArm:
     time: float
     timestep: float
     arm_qpos: np.ndarray
+    task: object  # a sim_bridge.tasks.Task, or None
+    model: object  # mujoco.MjModel of the scene
+    data: object  # mujoco.MjData of its current state
 
     def _reset_commands(self, q: np.ndarray, hold: float) -> None:
         """At rest at `q`, no torque in force, holding for `hold` s of sim time from now."""
@@ -48,6 +53,14 @@ class SimulatedArm:
         self._effort_time = -np.inf
         self._hold_q: np.ndarray | None = None  # where the arm is held (set at the first hold tick)
         self._hold_until = self.time + hold
+
+    def success(self) -> bool:
+        """The task's success detector on the current state (False without a task)."""
+        return self.task is not None and self.task.success(self.model, self.data, self.tcp_pose()[0])
+
+    def object_pose(self) -> tuple[np.ndarray, np.ndarray]:
+        """The task object's position and (x, y, z, w) quaternion in base_link (sim/object_pose)."""
+        return self.task.object_pose(self.model, self.data)
 
     def command(self, names, values) -> None:
         """Apply a joint command in the robot's own interface (positions in rad or torques in N·m)."""
@@ -106,6 +119,9 @@ class SimulatedArm:
             self._hold_q = q.copy()
         tau = self.HOLD_STIFFNESS * (self._hold_q - q) - self.HOLD_DAMPING * qd
         return np.clip(tau, -self.limits.effort, self.limits.effort)
+
+    def close(self) -> None:
+        """Let go of the engine (a pybullet client); MuJoCo's model and data need nothing."""
 
     # ------------------------------------------------------------ the engine's
     def _set_servo_targets(self, q: np.ndarray) -> None:
