@@ -62,6 +62,8 @@ def main() -> None:
     parser.add_argument("--episodes", type=int, default=20)
     parser.add_argument("--seed", type=int, default=1000)
     parser.add_argument("--work", type=Path, default=Path("/tmp/sim_to_sim"))
+    parser.add_argument("--cog-checkpoint", type=Path,
+                        help="a COG stitching checkpoint (place_in_tray from the table; docs/benchmarks.md) to add")
     args = parser.parse_args()
     args.work.mkdir(parents=True, exist_ok=True)
     rows = [
@@ -70,6 +72,8 @@ def main() -> None:
         ("pick", "state BC (demo/panda_pick_state.pt)", ROOT / "demo" / "panda_pick_state.pt"),
         ("press_button", "48x48 image BC (demo/panda_press_button.pt)", ROOT / "demo" / "panda_press_button.pt"),
     ]
+    if args.cog_checkpoint:
+        rows.append(("place_in_tray", f"COG stitching, state CQL ({args.cog_checkpoint.name})", args.cog_checkpoint))
     print(f"Panda, seeds {args.seed}-{args.seed + args.episodes - 1}, {args.episodes} episodes per cell\n")
     print("| task | checkpoint | MuJoCo | pybullet | pybullet / MuJoCo | s per episode (MuJoCo, pybullet) |")
     print("|---|---|---:|---:|---:|---|")

@@ -129,7 +129,7 @@ class SceneCamera(Camera):
         if self._renderer is None or sim.model is not self._renderer.model:  # a reset changed the task: a new scene
             self.close()
             try:
-                self._renderer = sim.renderer(self.config)
+                self._renderer = sim.renderer(self.config, beside_physics=True)
             except Exception as err:  # noqa: BLE001 - any GL failure ends the node with a clear reason
                 raise RuntimeError(f"cannot render the camera ({err}); install a headless GL library — {install_hint()}") from err
         t0 = time.perf_counter()

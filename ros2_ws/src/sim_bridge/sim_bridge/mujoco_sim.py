@@ -75,8 +75,9 @@ class MujocoSim(SimulatedArm):
             self.task.reset(self.model, self.data, rng if rng is not None else np.random.default_rng())
         mujoco.mj_forward(self.model, self.data)
 
-    def renderer(self, camera: CameraConfig) -> "SceneRenderer":
-        """A renderer of this scene for `camera` (a camera of the scene); create it in the thread that renders."""
+    def renderer(self, camera: CameraConfig, beside_physics: bool = False) -> "SceneRenderer":
+        """A renderer of this scene for `camera` (a camera of the scene); create it in the thread that renders.
+        It may run beside the physics thread as it is: MuJoCo lets go of the GIL while it renders."""
         return SceneRenderer(self.model, camera)
 
     def joint_state(self) -> JointStateSample:

@@ -2,10 +2,14 @@
 camera's pose and intrinsics (sim_bridge.camera.CameraConfig), so a pixel sees the same ray in both engines.
 
 It renders in a pybullet client of its own, holding the same scene (sim_bridge.pybullet_scene), moved to the
-state it is given: the renderer can run in the camera's thread beside the physics, as MuJoCo's SceneRenderer does.
+state it is given. TinyRenderer holds Python's GIL while it draws (about 50 ms for a 320x240 frame), so beside a
+physics thread (the sim node) it runs in a process of its own (`RenderProcess`); MuJoCo's renderer lets go of
+the GIL and needs none.
 """
 
 from __future__ import annotations
+
+import multiprocessing
 
 import mujoco
 import numpy as np
@@ -18,6 +22,8 @@ from sim_bridge.pybullet_scene import BulletScene
 
 NEAR_M, FAR_M = 0.01, 10.0
 SAMPLE_OFFSET = (1.0, 1.0)  # the depth buffer's clipping planes
+# where no geometry is hit, MuJoCo's scene shows black (it has no skybox); TinyRenderer's clear colour is white
+BACKGROUND_RGB = (0, 0, 0)
 # TinyRenderer's one light, pointing as the MuJoCo scene's key light does (from above, slightly -y); pybullet
 # takes the direction toward the light
 LIGHT_DIRECTION = (0.0, -0.25, 1.0)
@@ -61,7 +67,9 @@ class PybulletRenderer:
             c.width, c.height, self._view_matrix(), self._projection, lightDirection=list(LIGHT_DIRECTION), shadow=0,
             renderer=pb.ER_TINY_RENDERER, flags=pb.ER_NO_SEGMENTATION_MASK, physicsClientId=self.client)
         rgb = np.ascontiguousarray(np.reshape(rgba, (c.height, c.width, 4))[..., :3], dtype=np.uint8)
-        depth = depth_from_buffer(np.reshape(buffer, (c.height, c.width))).astype(np.float32)
+        buffer = np.reshape(buffer, (c.height, c.width))
+        rgb[buffer >= 1.0] = BACKGROUND_RGB
+        depth = depth_from_buffer(buffer).astype(np.float32)
         depth[depth > c.max_depth_m] = 0.0
         return rgb, depth
 
@@ -78,3 +86,52 @@ class PybulletRenderer:
     def close(self) -> None:
         if pb.isConnected(self.client):
             pb.disconnect(self.client)
+
+
+class RenderProcess:
+    """A PybulletRenderer in a process of its own (module doc), with the same `render` and `close`: the state
+    goes over a pipe, the frame comes back. Started with spawn: the calling process has threads (rclpy, physics)."""
+
+    def __init__(self, robot: RobotProfile, model: mujoco.MjModel, camera: CameraConfig):
+        self.model, self.camera = model, camera
+        context = multiprocessing.get_context("spawn")
+        self._pipe, child = context.Pipe()
+        self._process = context.Process(target=_serve, args=(child, robot, model, camera), name="tinyrenderer", daemon=True)
+        self._process.start()
+        child.close()
+
+    def render(self, qpos: np.ndarray, mocap_pos=None, mocap_quat=None) -> tuple[np.ndarray, np.ndarray]:
+        self._pipe.send((qpos, mocap_pos, mocap_quat))
+        try:
+            reply = self._pipe.recv()
+        except EOFError:
+            raise RuntimeError(f"the render process exited (code {self._process.exitcode})") from None
+        if isinstance(reply, str):
+            raise RuntimeError(f"the render process failed: {reply}")
+        return reply
+
+    def close(self) -> None:
+        if self._process.is_alive():
+            try:
+                self._pipe.send(None)
+            except (BrokenPipeError, OSError):
+                pass
+            self._process.join(timeout=2.0)
+            if self._process.is_alive():
+                self._process.terminate()
+        self._pipe.close()
+
+
+def _serve(pipe, robot: RobotProfile, model: mujoco.MjModel, camera: CameraConfig) -> None:
+    """The render process: a frame for each state received, until None or the pipe closes."""
+    renderer = PybulletRenderer(robot, model, camera)
+    try:
+        while (state := pipe.recv()) is not None:
+            try:
+                pipe.send(renderer.render(*state))
+            except Exception as err:  # noqa: BLE001 - the caller raises it with the reason
+                pipe.send(f"{type(err).__name__}: {err}")
+    except (EOFError, KeyboardInterrupt):
+        pass
+    finally:
+        renderer.close()

@@ -63,6 +63,8 @@ class PybulletSim(SimulatedArm):
         self._arm = [index[n] for n in robot.arm_joints]
         self._fingers = [index[n] for n in robot.finger_joints]
         self._arm_in_movable = [self._movable.index(j) for j in self._arm]
+        self._arm_block = np.ix_(self._arm_in_movable, self._arm_in_movable)
+        self._armature_matrix = np.diag(self._armature)
         # (link, force) cancelling each gravcomp body's weight
         self._gravcomp = [(links[model.body(b).name], (-model.body_gravcomp[b] * model.body_mass[b] * model.opt.gravity).tolist())
                           for b in range(model.nbody) if model.body_gravcomp[b] > 0 and model.body(b).name in links]
@@ -113,11 +115,12 @@ class PybulletSim(SimulatedArm):
             self._mirror_stale = False
         return self._mirror
 
-    def renderer(self, camera: CameraConfig):
-        """A renderer of this scene for `camera`; create it in the thread that renders."""
-        from sim_bridge.pybullet_render import PybulletRenderer
+    def renderer(self, camera: CameraConfig, beside_physics: bool = False):
+        """A renderer of this scene for `camera`; `beside_physics`: for a thread running beside the physics
+        thread, so in a process of its own (sim_bridge.pybullet_render)."""
+        from sim_bridge.pybullet_render import PybulletRenderer, RenderProcess
 
-        return PybulletRenderer(self.robot, self.model, camera)
+        return (RenderProcess if beside_physics else PybulletRenderer)(self.robot, self.model, camera)
 
     def _states(self, joints) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         states = self._call(pb.getJointStates, self.body, joints)
@@ -200,13 +203,13 @@ class PybulletSim(SimulatedArm):
         q_all, qd_all: every movable joint, as pybullet's dynamics take them."""
         q, qd, zeros = q_all.tolist(), qd_all.tolist(), [0.0] * len(q_all)
         arm = self._arm_in_movable
-        M = np.array(self._call(pb.calculateMassMatrix, self.body, q))[np.ix_(arm, arm)]
+        M = np.array(self._call(pb.calculateMassMatrix, self.body, q))[self._arm_block]
         moving = np.array(self._call(pb.calculateInverseDynamics, self.body, q, qd, zeros))[arm]
         still = np.array(self._call(pb.calculateInverseDynamics, self.body, q, zeros, zeros))[arm]
         coriolis = moving - still
-        return M @ np.linalg.solve(M + np.diag(self._armature), tau - coriolis) + coriolis
+        return M @ np.linalg.solve(M + self._armature_matrix, tau - coriolis) + coriolis
 
     def _compensate_gravity(self) -> None:
-        for link, force in self._gravcomp:
-            com = self._call(pb.getLinkState, self.body, link)[0]
-            self._call(pb.applyExternalForce, self.body, link, force, com, pb.WORLD_FRAME)
+        links = [link for link, _ in self._gravcomp]
+        for (link, force), state in zip(self._gravcomp, self._call(pb.getLinkStates, self.body, links)):
+            self._call(pb.applyExternalForce, self.body, link, force, state[0], pb.WORLD_FRAME)  # at the centre of mass
