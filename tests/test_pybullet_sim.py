@@ -85,14 +85,15 @@ def test_a_servo_arm_reaches_its_position_command_no_faster_than_its_limits(make
 
 
 @pytest.mark.parametrize("name", ["panda", "xarm7", "wx250s"])
-def test_the_gripper_closes_and_opens(make_sim, name):
+def test_the_gripper_closes_and_opens_with_its_fingers_coupled(make_sim, name):
+    """One finger driven, the other following it, as MuJoCo's joint equality couples them."""
     sim = make_sim(name)
-    sim.command_gripper(0.0)
-    run(sim, 1.0)
-    assert sim.gripper_opening < 0.05
-    sim.command_gripper(1.0)
-    run(sim, 1.0)
-    assert sim.gripper_opening > 0.95
+    for opening in (0.0, 1.0, 0.5):
+        sim.command_gripper(opening)
+        run(sim, 1.0)
+        assert abs(sim.gripper_opening - opening) < 0.05
+        first, second = sim.joint_state().position[-2:]
+        assert abs(first - second) < 5e-4, (first, second)
 
 
 @pytest.mark.parametrize("name", ["panda", "xarm7"])

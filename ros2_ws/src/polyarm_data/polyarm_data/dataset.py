@@ -127,7 +127,7 @@ def format_summary(info: dict) -> str:
         f"observation  {info['observation_space']}",
         f"action       {info['action_space']}  scale {p.get('action_scale')}",
         f"camera       {p.get('camera')}",
-        f"collected by {p.get('policy')} (noise {p.get('noise')}), seeds from {p.get('seed')}",
+        f"collected by {p.get('policy')} (noise {p.get('noise')}), seeds from {p.get('seed')}, in {p.get('sim', 'mujoco')}",
         f"size         {info['size_mb']:.1f} MB",
     ]
     return "\n".join(lines)

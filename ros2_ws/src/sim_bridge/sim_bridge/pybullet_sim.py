@@ -13,7 +13,9 @@ description. Where Bullet differs, and what this module does about it:
   it the controller's 100 Hz law, tuned on the real inertia, shakes the Panda's wrist. The servo arms'
   motors are implicit and need no such care.
 - Joint damping is applied as a torque, -d qd, with the MJCF's damping. Friction loss is left out.
-- The fingers are both driven to the same position by their motors; MuJoCo couples them by an equality.
+- The fingers: MuJoCo's gripper actuator drives one finger and a joint equality makes the other follow. Here
+  a position motor (the actuator's force limit) drives the same finger and a gear constraint couples the other.
+  Without it both fingers had motors of their own, and a held block drifted until one finger closed fully.
 - The table and the task's objects are built from the same MuJoCo scene (sim_bridge.pybullet_scene); the
   task's placement, success detector and object pose run on a MuJoCo mirror of pybullet's state.
 - The camera is pybullet's TinyRenderer (sim_bridge.pybullet_render), with the MuJoCo camera's pose and intrinsics.
@@ -70,7 +72,23 @@ class PybulletSim(SimulatedArm):
                           for b in range(model.nbody) if model.body_gravcomp[b] > 0 and model.body(b).name in links]
         self._torque_mode = False
         self.joint_names = list(robot.arm_joints) + list(robot.finger_joints)
+        self._finger_motor = index[model.joint(gripper.trnid[0]).name]
+        self._couple_fingers(model, index)
         self.reset()
+
+    def _couple_fingers(self, model, index: dict) -> None:
+        """MuJoCo's finger equalities (q1 = q2, polycoef 0 1) as gear constraints; the follower's motor off."""
+        for e in range(model.neq):
+            if model.eq_type[e] != mujoco.mjtEq.mjEQ_JOINT:
+                continue
+            if not np.allclose(model.eq_data[e][:5], [0, 1, 0, 0, 0]):
+                raise ValueError(f"equality {e}: only q1 = q2 couplings have a pybullet form here")
+            a, b = (index[model.joint(model.eq_obj1id[e] if k == 0 else model.eq_obj2id[e]).name] for k in (0, 1))
+            follower = b if a == self._finger_motor else a
+            self._call(pb.setJointMotorControl2, self.body, follower, pb.VELOCITY_CONTROL, force=0.0)
+            gear = self._call(pb.createConstraint, self.body, a, self.body, b, pb.JOINT_GEAR, [1, 0, 0], [0, 0, 0], [0, 0, 0])
+            # Bullet's gear holds ratio * qd_a + qd_b = 0 (and, with erp, the positions): -1 makes them equal
+            self._call(pb.changeConstraint, gear, gearRatio=-1, erp=0.2, maxForce=10 * self._finger_force)
 
     def _call(self, function, *args, **kwargs):
         return function(*args, **kwargs, physicsClientId=self.client)
@@ -175,9 +193,8 @@ class PybulletSim(SimulatedArm):
                 self._call(pb.applyExternalForce, self.body, self._tcp, self._tcp_wrench[:3].tolist(),
                            self.tcp_pose()[0].tolist(), pb.WORLD_FRAME)
                 self._call(pb.applyExternalTorque, self.body, self._tcp, self._tcp_wrench[3:].tolist(), pb.WORLD_FRAME)
-            for joint in self._fingers:
-                self._call(pb.setJointMotorControl2, self.body, joint, pb.POSITION_CONTROL,
-                           targetPosition=self._finger_target, force=self._finger_force)
+            self._call(pb.setJointMotorControl2, self.body, self._finger_motor, pb.POSITION_CONTROL,
+                       targetPosition=self._finger_target, force=self._finger_force)
             self.scene.apply_joint_forces()
             self._call(pb.stepSimulation)
             self._time += self._dt
