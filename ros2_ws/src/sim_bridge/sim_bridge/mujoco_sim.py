@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import mujoco
 import numpy as np
-from polyarm_core.driver import CommandRefused
 from polyarm_description import RobotProfile, home_joints, joint_limits, load_model
 
 from sim_bridge.camera import CameraConfig
@@ -112,13 +111,8 @@ class MujocoSim(SimulatedArm):
         self.data.ctrl[self._gripper_act] = finger_position
 
     def apply_tcp_wrench(self, force, torque=(0.0, 0.0, 0.0)) -> None:
-        """An external force (N) and torque (N m), in base_link, acting at the TCP until changed.
-        The sim's stand-in for a person pushing the arm; zero removes it."""
-        wrench = np.concatenate([np.asarray(force, float), np.asarray(torque, float)])
-        if wrench.shape != (6,) or not np.all(np.isfinite(wrench)):
-            raise CommandRefused(f"TCP wrench must be 6 finite values, got {wrench}")
-        self._tcp_wrench = None if not np.any(wrench) else wrench
-        self.data.qfrc_applied[:] = 0.0
+        super().apply_tcp_wrench(force, torque)
+        self.data.qfrc_applied[:] = 0.0  # the old wrench's joint forces, which a removed one would leave
 
     # --------------------------------------------------------------- physics
     def step(self, n: int = 1) -> None:

@@ -54,6 +54,9 @@ class PybulletRenderer:
         self.scene = BulletScene(self.client, robot, model)
         self._data = mujoco.MjData(model)
         self._projection = opengl_projection(camera.K, camera.width, camera.height).T.ravel().tolist()  # column-major
+        # the camera in its mount's frame: the world's, or the TCP's (a wrist camera)
+        self._mount_from_camera = pose_matrix(camera.mujoco_rotation(), camera.position)
+        self._fixed_view = None if camera.mount == "wrist" else self._view(self._mount_from_camera)
 
     def render(self, qpos: np.ndarray, mocap_pos=None, mocap_quat=None) -> tuple[np.ndarray, np.ndarray]:
         """RGB uint8 (H, W, 3) and depth in metres along the optical axis (H, W), 0 where no return, of the scene
@@ -74,13 +77,16 @@ class PybulletRenderer:
         return rgb, depth
 
     def _view_matrix(self) -> list[float]:
+        if self._fixed_view is not None:
+            return self._fixed_view
+        link = pb.getLinkState(self.scene.robot_body, self.scene.robot_links["tcp"], computeForwardKinematics=True,
+                               physicsClientId=self.client)
+        world_from_tcp = pose_matrix(np.reshape(pb.getMatrixFromQuaternion(link[5]), (3, 3)), link[4])
+        return self._view(world_from_tcp @ self._mount_from_camera)
+
+    @staticmethod
+    def _view(world_from_camera: np.ndarray) -> list[float]:
         """World-to-camera in OpenGL's camera frame (MuJoCo's: x right, y up, looking along -z), column-major."""
-        world_from_camera = pose_matrix(self.camera.mujoco_rotation(), self.camera.position)
-        if self.camera.mount == "wrist":  # position and look_at are in the TCP frame
-            link = pb.getLinkState(self.scene.robot_body, self.scene.robot_links["tcp"], computeForwardKinematics=True,
-                                   physicsClientId=self.client)
-            world_from_tcp = pose_matrix(np.reshape(pb.getMatrixFromQuaternion(link[5]), (3, 3)), link[4])
-            world_from_camera = world_from_tcp @ world_from_camera
         return np.linalg.inv(world_from_camera).T.ravel().tolist()
 
     def close(self) -> None:

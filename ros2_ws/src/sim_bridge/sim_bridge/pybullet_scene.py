@@ -138,6 +138,7 @@ class BulletScene:
         info = [self._call(pb.getJointInfo, body, i) for i in range(self._call(pb.getNumJoints, body))]
         for link in range(-1, len(info)):
             self._call(pb.changeDynamics, body, link, linearDamping=0.0, angularDamping=0.0, jointDamping=0.0)
+        self.robot_movable = [j[0] for j in info if j[2] != pb.JOINT_FIXED]  # the joints pybullet's dynamics take
         # a link's index is that of the joint above it
         return body, {j[1].decode(): j[0] for j in info}, {j[12].decode(): j[0] for j in info}
 

@@ -26,7 +26,6 @@ from __future__ import annotations
 import mujoco
 import numpy as np
 import pybullet as pb
-from polyarm_core.driver import CommandRefused
 from polyarm_description import RobotProfile, home_joints, joint_limits, load_model
 
 from sim_bridge.camera import CameraConfig
@@ -58,10 +57,9 @@ class PybulletSim(SimulatedArm):
         self._call(pb.setTimeStep, self._dt)
         self.scene = BulletScene(self.client, robot, self.model)
         self.body = self.scene.robot_body
-        joints = [self._call(pb.getJointInfo, self.body, i) for i in range(self._call(pb.getNumJoints, self.body))]
         index, links = self.scene.robot_joints, self.scene.robot_links
         self._tcp = links["tcp"]
-        self._movable = [j[0] for j in joints if j[2] != pb.JOINT_FIXED]  # the dofs pybullet's dynamics take
+        self._movable = self.scene.robot_movable  # the dofs pybullet's dynamics take
         self._arm = [index[n] for n in robot.arm_joints]
         self._fingers = [index[n] for n in robot.finger_joints]
         self._arm_in_movable = [self._movable.index(j) for j in self._arm]
@@ -70,6 +68,7 @@ class PybulletSim(SimulatedArm):
         # (link, force) cancelling each gravcomp body's weight
         self._gravcomp = [(links[model.body(b).name], (-model.body_gravcomp[b] * model.body_mass[b] * model.opt.gravity).tolist())
                           for b in range(model.nbody) if model.body_gravcomp[b] > 0 and model.body(b).name in links]
+        self._gravcomp_links = [link for link, _ in self._gravcomp]
         self._torque_mode = False
         self.joint_names = list(robot.arm_joints) + list(robot.finger_joints)
         self._finger_motor = index[model.joint(gripper.trnid[0]).name]
@@ -168,13 +167,6 @@ class PybulletSim(SimulatedArm):
     def _set_finger_target(self, finger_position: float) -> None:
         self._finger_target = finger_position
 
-    def apply_tcp_wrench(self, force, torque=(0.0, 0.0, 0.0)) -> None:
-        """An external force (N) and torque (N m), in base_link, acting at the TCP until changed (MujocoSim's)."""
-        wrench = np.concatenate([np.asarray(force, float), np.asarray(torque, float)])
-        if wrench.shape != (6,) or not np.all(np.isfinite(wrench)):
-            raise CommandRefused(f"TCP wrench must be 6 finite values, got {wrench}")
-        self._tcp_wrench = None if not np.any(wrench) else wrench
-
     # --------------------------------------------------------------- physics
     def step(self, n: int = 1) -> None:
         for _ in range(n):
@@ -227,6 +219,6 @@ class PybulletSim(SimulatedArm):
         return M @ np.linalg.solve(M + self._armature_matrix, tau - coriolis) + coriolis
 
     def _compensate_gravity(self) -> None:
-        links = [link for link, _ in self._gravcomp]
-        for (link, force), state in zip(self._gravcomp, self._call(pb.getLinkStates, self.body, links)):
+        states = self._call(pb.getLinkStates, self.body, self._gravcomp_links)
+        for (link, force), state in zip(self._gravcomp, states):
             self._call(pb.applyExternalForce, self.body, link, force, state[0], pb.WORLD_FRAME)  # at the centre of mass

@@ -92,6 +92,14 @@ class SimulatedArm:
             raise CommandRefused(f"gripper command {opening} is not finite")
         self._set_finger_target(self.robot.finger_position(opening))
 
+    def apply_tcp_wrench(self, force, torque=(0.0, 0.0, 0.0)) -> None:
+        """An external force (N) and torque (N m), in base_link, acting at the TCP until changed: the sim's
+        stand-in for a person pushing the arm; zero removes it. The engine applies `_tcp_wrench` each step."""
+        wrench = np.concatenate([np.asarray(force, float), np.asarray(torque, float)])
+        if wrench.shape != (6,) or not np.all(np.isfinite(wrench)):
+            raise CommandRefused(f"TCP wrench must be 6 finite values, got {wrench}")
+        self._tcp_wrench = None if not np.any(wrench) else wrench
+
     def _validate(self, names, values) -> np.ndarray:
         lim = self.limits
         low, high = (lim.lower, lim.upper) if self.robot.command_interface == "position" else (-lim.effort, lim.effort)
