@@ -6,9 +6,13 @@ PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 PIP := $(PY) -m pip
-# Every ROS 2 package of the workspace, in layer order (docs/architecture.md, "Layers").
+# Every ROS 2 package, in layer order (docs/architecture.md, "Layers"), in the folders of the design card:
+# ros2_ws/src (the ground floor, control, drivers, cameras, perception, data, teleop, the CLI), sim_bridge/,
+# calibration/, policy_server/ and launch/. ros2_ws/colcon_defaults.yaml gives colcon the same folders.
 PACKAGES := $(addprefix ros2_ws/src/,polyarm_core polyarm_description polyarm_common polyarm_control polyarm_drivers \
-	polyarm_cameras sim_bridge polyarm_perception polyarm_calibration policy_server polyarm_data polyarm_teleop polyarm_learning polyarm_bringup polyarm)
+	polyarm_cameras polyarm_data) sim_bridge/sim_bridge sim_bridge/polyarm_fakes ros2_ws/src/polyarm_perception \
+	calibration/polyarm_calibration policy_server/policy_server ros2_ws/src/polyarm_teleop policy_server/polyarm_learning \
+	launch/polyarm_bringup ros2_ws/src/polyarm
 STAMP := $(VENV)/.polyarm-installed
 SYSTEM_ROS := $(shell [ "$$ROS_DISTRO" = jazzy ] && $(PYTHON) -c 'import rclpy' 2>/dev/null && echo yes)
 

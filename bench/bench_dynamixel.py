@@ -4,7 +4,7 @@ through the driver and the simulated bus beside the same controller on the MuJoC
     .venv/bin/python bench/bench_dynamixel.py [--robot wx250s]
 
 Bus: the group sync read of the driver's state block (10 bytes from address 126, every servo) and the
-group sync write of Goal Position, through the unmodified dynamixel-sdk against sim_bridge.dynamixel_bus
+group sync write of Goal Position, through the unmodified dynamixel-sdk against polyarm_fakes.dynamixel_bus
 on a pseudo-terminal. A pty has no baud rate, so the time at 1 Mbaud is computed from the bytes on the
 wire (10 bits a byte; the servos' return delay set to 0, as Interbotix does) and shown beside the
 measured pty round trip (the SDK's and the fake's Python). Step: 5 cm forward, the controller
@@ -21,8 +21,8 @@ import time
 
 import numpy as np
 from polyarm_description import get_robot
+from polyarm_fakes.dynamixel_bus import DynamixelBus, PtyBus
 from servo_step import print_step_table, step_over_driver, step_over_sim
-from sim_bridge.dynamixel_bus import DynamixelBus, PtyBus
 
 
 def bus_figures(driver, repeats: int = 500) -> dict:
@@ -56,7 +56,7 @@ def main() -> int:
     bus.start()
     pty = PtyBus(bus)
     threading.Thread(target=pty.serve, daemon=True).start()
-    driver = DynamixelDriver(robot, port=pty.path)
+    driver = DynamixelDriver.create(robot, port=pty.path)
     driver.connect()
     try:
         figures = bus_figures(driver)

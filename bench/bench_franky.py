@@ -242,7 +242,7 @@ def main() -> int:
     proc, host = start_franky_sim(Path("/tmp/bench_franky_sim.log"))
     results = {}
     try:
-        driver = FrankyDriver(ROBOT, host=host, realtime="ignore")
+        driver = FrankyDriver.create(ROBOT, host=host, realtime="ignore")
         driver.connect()
         trials = [("(b) in-driver 1 kHz", InDriverTrial, stiff), ("(b) in-driver 1 kHz", InDriverTrial, slow),
                   ("(a) held 100 Hz", HeldTrial, slow), ("(a) held 100 Hz", HeldTrial, stiff)]

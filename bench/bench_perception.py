@@ -28,10 +28,10 @@ from polyarm_cameras.software_realsense import SoftwareRealSense  # noqa: E402
 from polyarm_core.camera import CameraIntrinsics  # noqa: E402
 from polyarm_core.rotations import from_rotation_vector, pose_matrix  # noqa: E402
 from polyarm_description import get_robot  # noqa: E402
+from polyarm_learning.sim_view import SimDepthCamera  # noqa: E402
 from polyarm_perception import segmentation  # noqa: E402
 from polyarm_perception.estimator import ObjectPoseEstimator, PerceptionConfig  # noqa: E402
 from polyarm_perception.self_filter import RobotSelfFilter  # noqa: E402
-from polyarm_perception.sim_view import SimDepthCamera  # noqa: E402
 from sim_bridge.mujoco_sim import MujocoSim  # noqa: E402
 from sim_bridge.tasks import make_task  # noqa: E402
 

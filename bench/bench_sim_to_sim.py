@@ -24,9 +24,9 @@ import cv2  # noqa: E402
 import numpy as np  # noqa: E402
 from policy_server.checkpoint import load  # noqa: E402
 from policy_server.runtime import Policy  # noqa: E402
-from polyarm_data.collect import main as collect  # noqa: E402
 from polyarm_learning.evaluate import checkpoint_env, evaluate  # noqa: E402
 from polyarm_learning.train import main as train  # noqa: E402
+from sim_bridge.collect import main as collect  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 BC_ARGS = ["--algo", "bc", "--steps", "3000", "--batch-size", "64", "--eval-every", "3000", "--eval-episodes", "0", "--no-progress"]

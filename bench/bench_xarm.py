@@ -4,7 +4,7 @@ run.
 
     .venv/bin/python bench/bench_xarm.py      (as root: the SDK dials TCP 502)
 
-Round trips, through the unmodified xarm-python-sdk against sim_bridge.xarm_controller on a loopback address:
+Round trips, through the unmodified xarm-python-sdk against polyarm_fakes.xarm_controller on a loopback address:
 a query (get_err_warn_code: request, reply) and a servo target (set_servo_angle_j), and command to report: a 2
 mrad servo target on the last joint until the real-time report shows the joint 10% of the way there (0.2 mrad:
 the report period and the MuJoCo joint's own response included). Reports: the intervals between real-time
@@ -21,8 +21,8 @@ import time
 
 import numpy as np
 from polyarm_description import get_robot
+from polyarm_fakes.xarm_controller import XArmControllerServer
 from servo_step import print_step_table, step_over_driver, step_over_sim
-from sim_bridge.xarm_controller import XArmControllerServer
 
 
 def round_trips(driver, repeats: int = 300) -> dict:
@@ -112,7 +112,7 @@ def main() -> int:
     except PermissionError:
         print("bench_xarm: the SDK dials TCP 502, which needs root", file=sys.stderr)
         return 2
-    driver = XArmDriver(robot, host=host)
+    driver = XArmDriver.create(robot, host=host)
     driver.connect()
     try:
         trips = round_trips(driver)

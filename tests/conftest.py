@@ -29,8 +29,9 @@ from sim_bridge.rendering import configure_gl_backend
 configure_ros_environment()
 configure_gl_backend()  # before anything imports mujoco
 
-REPO = Path(__file__).resolve().parents[1]
-WORKSPACE_PACKAGES = {p.parent.name for p in (REPO / "ros2_ws" / "src").glob("*/package.xml")}
+from workspace import REPO, WORKSPACE, package_dirs  # noqa: E402
+
+WORKSPACE_PACKAGES = set(package_dirs())
 
 
 def sourced_environment() -> dict:
@@ -50,15 +51,17 @@ def ordinary_scheduling():
 
 @pytest.fixture(scope="session")
 def install_space(tmp_path_factory):
-    """`colcon build` of the whole workspace, as on a ROS 2 machine; its install space."""
+    """`colcon build` run in ros2_ws/, as on a ROS 2 machine (its colcon_defaults.yaml names the folders), with
+    the build, install and log spaces in a temporary folder; its install space."""
     colcon = Path(sys.executable).with_name("colcon")
     if not colcon.exists():
         colcon = shutil.which("colcon")
     assert colcon, "colcon is not installed (requirements/dev.txt)"
     base = tmp_path_factory.mktemp("colcon")
-    cmd = [str(colcon), "--log-base", str(base / "log"), "build", "--base-paths", str(REPO / "ros2_ws" / "src"),
+    cmd = [str(colcon), "--log-base", str(base / "log"), "build",
            "--build-base", str(base / "build"), "--install-base", str(base / "install")]
-    done = subprocess.run(cmd, capture_output=True, text=True, timeout=600, cwd=base)
+    done = subprocess.run(cmd, capture_output=True, text=True, timeout=600, cwd=WORKSPACE,
+                          env={k: v for k, v in os.environ.items() if not k.startswith("COLCON_")})
     assert done.returncode == 0, done.stdout + done.stderr
     for package in WORKSPACE_PACKAGES:
         assert f"Finished <<< {package}" in done.stdout
@@ -134,7 +137,7 @@ def start_sim(start_node):
 @pytest.fixture(scope="session")
 def reach_state_dataset(tmp_path_factory) -> Path:
     """40 scripted Panda reach episodes, state only (no camera): what state-based policies train on."""
-    from polyarm_data.collect import main as collect
+    from sim_bridge.collect import main as collect
 
     path = tmp_path_factory.mktemp("data") / "panda_reach_state"
     assert collect(["--robot", "panda", "--task", "reach", "--episodes", "40", "--out", str(path), "--image-size", "0"]) == 0
@@ -157,8 +160,8 @@ def reach_bc_run(reach_state_dataset, tmp_path_factory) -> Path:
 @pytest.fixture(scope="session")
 def wx250s_reach_bc_run(tmp_path_factory) -> Path:
     """The same state-based BC reach recipe on the WidowX 250 6DOF (40 scripted episodes, CI-sized training)."""
-    from polyarm_data.collect import main as collect
     from polyarm_learning.train import main as train
+    from sim_bridge.collect import main as collect
 
     data = tmp_path_factory.mktemp("data") / "wx250s_reach_state"
     assert collect(["--robot", "wx250s", "--task", "reach", "--episodes", "40", "--out", str(data), "--image-size", "0"]) == 0

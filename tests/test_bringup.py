@@ -15,6 +15,8 @@ import pytest
 import yaml
 from conftest import REPO, Collector, spin_until
 from polyarm_bringup.bringup import Bringup, describe, launch_arguments
+from polyarm_core.options import described
+from workspace import package_dirs
 
 STARTUP_S = 60.0
 
@@ -33,16 +35,16 @@ def _own_parameters(executable: str) -> set[str]:
         from polyarm_data.recorder import PARAMETERS
     elif executable == "driver":
         from polyarm_drivers.node import PARAMETERS
-        from polyarm_drivers.xarm_driver import xarm_driver
+        from polyarm_drivers.xarm_driver import XArmConfig
 
-        return set(PARAMETERS) | set(getattr(xarm_driver, "parameters", {}))
+        return set(PARAMETERS) | set(described(XArmConfig))
     elif executable == "perception":
         from polyarm_perception.node import PARAMETERS
     elif executable == "camera":
         from polyarm_cameras.node import PARAMETERS
-        from polyarm_cameras.realsense import realsense_camera
+        from polyarm_cameras.realsense import RealSenseConfig
 
-        return set(PARAMETERS) | set(realsense_camera.parameters) | {"camera_info_file"}
+        return set(PARAMETERS) | set(described(RealSenseConfig)) | {"camera_info_file"}
     else:
         from polyarm_control.config import DEFAULTS, flatten
 
@@ -67,7 +69,7 @@ def test_the_launch_description_names_existing_nodes_and_parameter_files(bringup
     nodes = describe(bringup)
     assert {n.name for n in nodes} == expected
     for node in nodes:
-        setup = REPO / "ros2_ws" / "src" / node.package / "setup.py"
+        setup = package_dirs()[node.package] / "setup.py"
         assert f'"{node.executable} = ' in setup.read_text(), f"{node.package} has no console script {node.executable}"
         from_file = yaml.safe_load(node.params_file.read_text())["/**"]["ros__parameters"]
         declared = declared_parameters(node.executable)
@@ -92,7 +94,7 @@ def test_the_launch_description_names_existing_nodes_and_parameter_files(bringup
         else:
             assert perception.parameters["camera_pose_file"] == "/lab/camera_pose.yaml"
     # the launch file builds its nodes from the same description
-    tree = ast.parse((REPO / "ros2_ws" / "src" / "polyarm_bringup" / "launch" / "polyarm.launch.py").read_text())
+    tree = ast.parse((package_dirs()["polyarm_bringup"] / "launch" / "polyarm.launch.py").read_text())
     names = {n.id for n in ast.walk(tree) if isinstance(n, ast.Name)}
     assert {"describe", "launch_arguments", "Bringup", "generate_launch_description"} <= names | {
         f.name for f in ast.walk(tree) if isinstance(f, ast.FunctionDef)}

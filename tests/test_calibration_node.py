@@ -77,9 +77,9 @@ def test_eye_in_hand_through_ros_recovers_the_wrist_camera(start_node, tmp_path)
 def assert_perception_holds_with(base_from_camera: np.ndarray) -> None:
     """Perception's pose error on the pick block with the calibrated camera pose instead of the true one."""
     from polyarm_description import get_robot
+    from polyarm_learning.sim_view import SimDepthCamera
     from polyarm_perception.estimator import ObjectPoseEstimator, PerceptionConfig
     from polyarm_perception.self_filter import RobotSelfFilter
-    from polyarm_perception.sim_view import SimDepthCamera
     from sim_bridge.mujoco_sim import MujocoSim
     from sim_bridge.tasks import make_task
 

@@ -19,7 +19,7 @@ from polyarm_common.conversions import image_to_array, seconds
 from polyarm_common.qos import SENSOR, STATE
 from polyarm_core.camera import CameraIntrinsics, depth_to_millimetres
 from polyarm_description import get_robot
-from polyarm_perception.sim_view import SimDepthCamera
+from polyarm_learning.sim_view import SimDepthCamera
 from sensor_msgs.msg import CameraInfo, Image
 from sim_bridge.mujoco_sim import MujocoSim, SceneRenderer
 from sim_bridge.tasks import make_task

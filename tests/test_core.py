@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import math
+import subprocess
+import sys
 
 import mujoco
 import numpy as np
 import pytest
+from polyarm_core.options import described
 from polyarm_core.policy_core import PolicyCore, RobotReading
 from polyarm_core.policy_io import ObservationError
-from polyarm_core.registry import UnknownBackendError, factory
+from polyarm_core.registry import UnknownBackendError, factory, names
 from polyarm_core.rotations import (
     angle_between,
     from_rotation_vector,
@@ -117,10 +120,36 @@ def test_a_frame_of_the_wrong_size_is_named():
 
 
 def test_the_registry_names_what_it_knows():
-    assert factory("driver", "mujoco").__name__ == "standalone_driver"
-    assert factory("camera", "realsense").__name__ == "realsense_camera"
+    assert {"dynamixel", "franky", "mujoco", "xarm"} <= set(names("driver"))
+    assert factory("driver", "mujoco").__name__ == "StandaloneMujocoDriver"
+    assert factory("camera", "realsense").__name__ == "RealSenseCamera"
     with pytest.raises(UnknownBackendError, match="unknown camera 'kinect'; valid: opencv, realsense"):
         factory("camera", "kinect")
     assert factory("teleop device", "keyboard").__name__ == "keyboard"
     with pytest.raises(UnknownBackendError, match="unknown teleop device 'wiimote'; valid: gamepad, keyboard, spacemouse"):
         factory("teleop device", "wiimote")
+
+
+def test_listing_the_registry_imports_no_implementation():
+    """Names come from the installed packages' metadata: a fresh interpreter lists them with none of the
+    implementations' modules (or their SDKs) loaded."""
+    code = ("import sys; from polyarm_core.registry import names; "
+            "listed = [names(k) for k in ('driver', 'camera', 'teleop device')]; "
+            "print(sorted(m for m in sys.modules if m.split('.')[0] in "
+            "('polyarm_drivers', 'polyarm_cameras', 'polyarm_teleop', 'sim_bridge', 'franky', 'xarm', 'mujoco')))")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True)
+    assert done.stdout.strip() == "[]", done.stdout
+
+
+def test_a_drivers_options_are_one_dataclass_with_declared_capabilities():
+    franky = factory("driver", "franky")
+    assert described(franky.config_class)["signal_timeout"][0] == 0.05
+    assert franky.can("realtime_loop") and franky.can("recover") and not franky.can("servo_bus")
+    assert factory("driver", "dynamixel").can("servo_bus") and not factory("driver", "dynamixel").can("realtime_loop")
+    assert not factory("driver", "mujoco").can("home")
+    with pytest.raises(ValueError, match="no option hostname; valid: host, realtime"):
+        franky.create(get_robot("panda"), hostname="127.0.0.1")
+    with pytest.raises(ValueError, match="realtime must be one of enforce, ignore, got 'sometimes'"):
+        franky.create(get_robot("panda"), host="127.0.0.1", realtime="sometimes")
+    with pytest.raises(ValueError, match="unknown driver capability 'fly'"):
+        franky.can("fly")

@@ -15,7 +15,7 @@ CASES = [("mujoco", "panda"), ("mujoco", "xarm7"), ("mujoco", "wx250s")]
 @pytest.fixture(params=CASES, ids=[f"{b}-{r}" for b, r in CASES])
 def driver(request):
     backend, robot = request.param
-    driver = factory("driver", backend)(get_robot(robot))
+    driver = factory("driver", backend).create(get_robot(robot))
     driver.connect()
     yield driver
     driver.close()

@@ -1,5 +1,5 @@
 """The WidowX 250 over Dynamixel Protocol 2.0: the unmodified dynamixel-sdk against polyarm's simulated bus
-(sim_bridge.dynamixel_bus, a pseudo-terminal with the MuJoCo arm behind it), and the driver over both."""
+(polyarm_fakes.dynamixel_bus, a pseudo-terminal with the MuJoCo arm behind it), and the driver over both."""
 
 from __future__ import annotations
 
@@ -20,7 +20,7 @@ dynamixel_sdk = pytest.importorskip("dynamixel_sdk")
 @pytest.fixture
 def fake_bus(request):
     """A simulated bus for the robot in request.param (default wx250s), served in a thread: (bus, device path)."""
-    from sim_bridge.dynamixel_bus import DynamixelBus, PtyBus
+    from polyarm_fakes.dynamixel_bus import DynamixelBus, PtyBus
 
     bus = DynamixelBus(getattr(request, "param", "wx250s"))
     bus.start()
@@ -97,7 +97,7 @@ def test_sync_write_moves_the_arm_and_sync_and_bulk_read_see_it(sdk):
 
 
 def test_byte_stuffing_and_crc_round_trip_a_value_holding_ff_ff_fd(sdk):
-    from sim_bridge.dynamixel_bus import crc16, packet, stuff, unstuff
+    from polyarm_fakes.dynamixel_bus import crc16, packet, stuff, unstuff
 
     bus, port, ph = sdk
     value = 0xFDFFFF  # little-endian bytes FF FF FD 00: stuffed on the wire
@@ -115,7 +115,7 @@ def test_byte_stuffing_and_crc_round_trip_a_value_holding_ff_ff_fd(sdk):
 @pytest.mark.parametrize("fake_bus", ["wx250s", "wx250"], indirect=True)
 def test_the_dynamixel_driver_conforms_over_the_fake_bus(fake_bus):
     bus, path = fake_bus
-    driver = factory("driver", "dynamixel")(bus.robot, port=path)
+    driver = factory("driver", "dynamixel").create(bus.robot, port=path)
     driver.connect()
     try:
         check_the_driver(driver)
@@ -126,7 +126,7 @@ def test_the_dynamixel_driver_conforms_over_the_fake_bus(fake_bus):
 def test_a_missing_servo_at_start_is_named(fake_bus):
     bus, path = fake_bus
     bus.unplug(4)
-    driver = factory("driver", "dynamixel")(bus.robot, port=path)
+    driver = factory("driver", "dynamixel").create(bus.robot, port=path)
     with pytest.raises(DriverError, match=r"elbow \(ID 4\) does not answer"):
         driver.connect()
 
@@ -135,7 +135,7 @@ def test_a_servo_that_stops_answering_holds_the_arm_and_is_named_and_an_overload
     from polyarm_core.driver import CommandRefused
 
     bus, path = fake_bus
-    driver = factory("driver", "dynamixel")(bus.robot, port=path, read_retries=5)
+    driver = factory("driver", "dynamixel").create(bus.robot, port=path, read_retries=5)
     driver.connect()
     try:
         robot = bus.robot

@@ -25,7 +25,7 @@ pytestmark = pytest.mark.skipif(not FRANKY_SIM.exists(), reason="franky-sim is n
 @pytest.fixture
 def franky(franky_sim):
     host, _ = franky_sim
-    driver = factory("driver", "franky")(get_robot("panda"), host=host, realtime="ignore")
+    driver = factory("driver", "franky").create(get_robot("panda"), host=host, realtime="ignore")
     driver.connect()
     yield driver
     driver.close()
@@ -137,14 +137,14 @@ def test_the_in_driver_controller_holds_on_estop_refuses_nan_and_resumes(franky)
 def test_an_unreachable_robot_is_named():
     from polyarm_core.driver import DriverError
 
-    driver = factory("driver", "franky")(get_robot("panda"), host="127.0.0.254", realtime="ignore")
+    driver = factory("driver", "franky").create(get_robot("panda"), host="127.0.0.254", realtime="ignore")
     with pytest.raises(DriverError, match="cannot reach the robot at 127.0.0.254"):
         driver.connect()
 
 
 def test_the_franky_driver_is_for_the_panda_only():
     with pytest.raises(ValueError, match="drives a Franka Panda, not the xarm7"):
-        factory("driver", "franky")(get_robot("xarm7"), host="127.0.0.1")
+        factory("driver", "franky").create(get_robot("xarm7"), host="127.0.0.1")
 
 
 @pytest.mark.ros

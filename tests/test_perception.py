@@ -10,13 +10,14 @@ import numpy as np
 import pytest
 from polyarm_core.rotations import quat_to_matrix
 from polyarm_description import get_robot
+from polyarm_description.objects import SHED_HALF_SIZE as HALF_SIZE
+from polyarm_description.objects import SHED_SHAPE
+from polyarm_learning.sim_view import SimDepthCamera
 from polyarm_perception.estimator import ObjectPoseEstimator, PerceptionConfig
 from polyarm_perception.self_filter import RobotSelfFilter
-from polyarm_perception.sim_view import SimDepthCamera
 from polyarm_perception.template import sample_shape
 from sim_bridge.mujoco_sim import MujocoSim
 from sim_bridge.tasks import make_task
-from sim_bridge.tasks.pick import HALF_SIZE, SHED_SHAPE
 
 GATE_MEAN_MM, GATE_YAW_DEG = 5.0, 5.0
 

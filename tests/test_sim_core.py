@@ -8,11 +8,12 @@ import pytest
 from polyarm_core.camera import depth_to_millimetres
 from polyarm_core.driver import CommandRefused
 from polyarm_description import ROBOTS, get_robot
-from sim_bridge import rendering
 from sim_bridge.camera import CameraConfig
 from sim_bridge.mujoco_sim import MujocoSim, SceneRenderer
 from sim_bridge.pacing import RealTimePacer
 from sim_bridge.scene import build_scene
+
+from sim_bridge import rendering
 
 
 def optical_axis_depth_to_table(camera: CameraConfig) -> float:

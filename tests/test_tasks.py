@@ -15,11 +15,12 @@ import pytest
 from gymnasium.utils.env_checker import check_env
 from polyarm_data.dataset import Episode, create_or_open
 from polyarm_description import get_robot
-from sim_bridge import envs as polyarm_envs
 from sim_bridge.envs import PolyarmEnv
 from sim_bridge.scripted import run_episode
 from sim_bridge.tasks import ObjectSpace, TaskError, make_task
 from sim_bridge.tasks.base import Task
+
+from sim_bridge import envs as polyarm_envs
 
 # --------------------------------------------------------------------- tasks
 

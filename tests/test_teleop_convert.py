@@ -94,9 +94,9 @@ def record_scripted(out, task: str, seeds) -> None:
 
 def test_converted_recordings_match_what_collect_writes_for_the_same_seeds(tmp_path):
     from minari.dataset.minari_storage import MinariStorage
-    from polyarm_data.collect import main as collect
     from polyarm_data.dataset import data_dir
     from polyarm_teleop.convert import main as convert
+    from sim_bridge.collect import main as collect
 
     record_scripted(tmp_path / "demos", "reach", SEEDS)
     assert convert([str(tmp_path / "demos"), "--out", str(tmp_path / "converted"), "--image-size", "0", "--no-progress"]) == 0

@@ -154,7 +154,7 @@ def test_keyboard_demonstrations_through_ros_convert_and_train_a_policy_that_rea
 
 
 def test_replay_plays_a_collected_episode_through_the_graph_to_success(node, start_node, tmp_path):
-    from polyarm_data.collect import main as collect
+    from sim_bridge.collect import main as collect
 
     assert collect(["--robot", "panda", "--task", "reach", "--episodes", "1", "--seed", "3", "--out",
                     str(tmp_path / "data"), "--image-size", "0"]) == 0

@@ -291,7 +291,7 @@ def test_bad_datasets_are_refused_with_the_problem_named(reach_state_dataset, tm
 
 @pytest.fixture(scope="module")
 def press_state_dataset(tmp_path_factory):
-    from polyarm_data.collect import main as collect
+    from sim_bridge.collect import main as collect
 
     path = tmp_path_factory.mktemp("data") / "panda_press_state"
     assert collect(["--robot", "panda", "--task", "press_button", "--episodes", "8", "--out", str(path), "--image-size", "0"]) == 0

@@ -1,5 +1,5 @@
 """The xArm 7 over UFACTORY's protocol: the unmodified xarm-python-sdk against polyarm's simulated controller
-(sim_bridge.xarm_controller: TCP 502 and the report streams, the MuJoCo xArm 7 behind them), and the driver
+(polyarm_fakes.xarm_controller: TCP 502 and the report streams, the MuJoCo xArm 7 behind them), and the driver
 over both. The SDK dials port 502, which needs root: each fake serves it on a loopback address of its own."""
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ pytestmark = pytest.mark.skipif(not can_serve_port(502), reason="the SDK dials p
 @pytest.fixture
 def fake_xarm():
     """A simulated controller served in this process: (server, host)."""
-    from sim_bridge.xarm_controller import XArmControllerServer
+    from polyarm_fakes.xarm_controller import XArmControllerServer
 
     host = private_loopback()
     server = XArmControllerServer("xarm7", host)
@@ -141,7 +141,7 @@ def test_the_sdk_parses_the_rich_report_state_errors_and_motor_bits(fake_xarm):
 @pytest.fixture
 def xarm_driver(fake_xarm):
     server, host = fake_xarm
-    driver = factory("driver", "xarm")(get_robot("xarm7"), host=host)
+    driver = factory("driver", "xarm").create(get_robot("xarm7"), host=host)
     driver.connect()
     yield server.firmware, driver
     driver.close()
@@ -170,12 +170,12 @@ def test_a_jump_is_named_with_its_code_and_recover_brings_servo_mode_back(xarm_d
 def test_an_unreachable_controller_and_an_error_at_start_are_named(fake_xarm):
     robot = get_robot("xarm7")
     with pytest.raises(DriverError, match="cannot reach the xArm controller at 127.0.0.254"):
-        factory("driver", "xarm")(robot, host="127.0.0.254").connect()
+        factory("driver", "xarm").create(robot, host="127.0.0.254").connect()
     server, host = fake_xarm
     with server.firmware.lock:
         server.firmware.raise_error(31)
     with pytest.raises(DriverError, match="error 31: Collision Caused Abnormal Current"):
-        factory("driver", "xarm")(robot, host=host).connect()
+        factory("driver", "xarm").create(robot, host=host).connect()
 
 
 @pytest.fixture

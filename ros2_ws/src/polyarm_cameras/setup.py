@@ -14,5 +14,12 @@ setup(
     zip_safe=False,
     description="Camera nodes (RealSense, OpenCV) and the camera stream: color, aligned depth and camera_info under realsense-ros names.",
     license="Apache-2.0",
-    entry_points={"console_scripts": ["camera = polyarm_cameras.main:main"]},
+    entry_points={
+        "console_scripts": ["camera = polyarm_cameras.main:main"],
+        # polyarm_core.registry finds these by name
+        "polyarm.cameras": [
+            "realsense = polyarm_cameras.realsense:RealSenseCamera",
+            "opencv = polyarm_cameras.opencv_camera:OpenCVCamera",
+        ],
+    },
 )

@@ -14,5 +14,13 @@ setup(
     zip_safe=False,
     description="The driver node: one ROS 2 node over any RobotDriver (joint_states, joint_commands, gripper/command, diagnostics).",
     license="Apache-2.0",
-    entry_points={"console_scripts": ["driver = polyarm_drivers.main:main"]},
+    entry_points={
+        "console_scripts": ["driver = polyarm_drivers.main:main"],
+        # polyarm_core.registry finds these by name
+        "polyarm.drivers": [
+            "franky = polyarm_drivers.franky_driver:FrankyDriver",
+            "dynamixel = polyarm_drivers.dynamixel_driver:DynamixelDriver",
+            "xarm = polyarm_drivers.xarm_driver:XArmDriver",
+        ],
+    },
 )

@@ -14,4 +14,12 @@ setup(
     zip_safe=False,
     description="Teleoperation devices (terminal keyboard, evdev gamepad, SpaceMouse) and the TCP target they drive.",
     license="Apache-2.0",
+    entry_points={
+        # polyarm_core.registry finds these by name
+        "polyarm.teleop_devices": [
+            "keyboard = polyarm_teleop.keyboard:keyboard",
+            "gamepad = polyarm_teleop.gamepad:gamepad",
+            "spacemouse = polyarm_teleop.spacemouse:spacemouse",
+        ],
+    },
 )

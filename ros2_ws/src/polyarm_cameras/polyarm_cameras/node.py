@@ -1,6 +1,6 @@
 """CameraNode: a real camera on the ROS graph, `polyarm camera --backend realsense|opencv`.
 
-The backend (polyarm_core.registry.CAMERAS) is read by a CameraStream under realsense-ros names (color,
+The backend (polyarm_core.registry: the polyarm.cameras entry points) is read by a CameraStream under realsense-ros names (color,
 aligned depth, both camera_info); /diagnostics carries the frames, dropped frames, reconnects and the
 stamp-to-publish latency each second. If the camera fails for good, the node says why and exits 1.
 """
@@ -10,28 +10,24 @@ from __future__ import annotations
 import numpy as np
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus
 from polyarm_common import conversions as conv
+from polyarm_common.parameters import declare_options, declare_parameters
 from polyarm_common.qos import STATE
 from polyarm_core.registry import factory
-from rcl_interfaces.msg import ParameterDescriptor
 from rclpy.node import Node
 
 from polyarm_cameras.stream import CameraStream
 
 PARAMETERS = {  # name: (default, description)
-    "backend": ("realsense", "the camera's registry name (polyarm_core.registry.CAMERAS)"),
+    "backend": ("realsense", "the camera's registry name (an entry point of polyarm.cameras)"),
 }
 
 
 class CameraNode(Node):
     def __init__(self, overrides=()):
         super().__init__("camera", parameter_overrides=list(overrides))
-        for name, (default, description) in PARAMETERS.items():
-            self.declare_parameter(name, default, ParameterDescriptor(description=description))
-        self.backend = self.get_parameter("backend").value
-        make_camera = factory("camera", self.backend)  # UnknownBackendError (a ValueError) names the valid ones
-        options = {name: self.declare_parameter(name, default, ParameterDescriptor(description=description)).value
-                   for name, (default, description) in make_camera.parameters.items()}
-        self.camera = make_camera(**options)
+        self.backend = declare_parameters(self, PARAMETERS)["backend"]
+        camera_class = factory("camera", self.backend)  # UnknownBackendError (a ValueError) names the valid ones
+        self.camera = camera_class.create(**declare_options(self, camera_class.config_class))
         self.failure: str | None = None
         try:
             self.camera.connect()

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import cv2
 from polyarm_core.camera import Camera, CameraFrame, CameraIntrinsics
+from polyarm_core.options import option
 
 from polyarm_cameras.calibration_files import read_camera_info
 
@@ -24,15 +25,17 @@ log = logging.getLogger("polyarm.opencv_camera")
 
 @dataclass(frozen=True)
 class OpenCVCameraConfig:
-    device: str = "0"  # an index (/dev/videoN), a file path or a URL
-    camera_info_file: str = ""  # intrinsics (camera_info YAML)
-    width: int = 0  # 0: the device's own
-    height: int = 0
-    fps: float = 0.0  # 0: the device's (or the file's) own
+    device: str = option("0", "a /dev/video index, a video file or a stream URL")
+    camera_info_file: str = option("", "intrinsics, camera_info YAML (polyarm calibrate intrinsics); empty: no camera_info")
+    width: int = option(0, "requested width, px (0: the device's own)")
+    height: int = option(0, "requested height, px (0: the device's own)")
+    fps: float = option(0.0, "requested frame rate (0: the device's or the file's own)")
     frame_id: str = "camera_color_optical_frame"
 
 
 class OpenCVCamera(Camera):
+    config_class = OpenCVCameraConfig
+
     def __init__(self, config: OpenCVCameraConfig = OpenCVCameraConfig()):
         self.config = config
         self._capture = None
@@ -119,17 +122,3 @@ class OpenCVCamera(Camera):
 
     def diagnostics(self) -> dict:
         return {"frames": self.frames, "dropped_frames": self.dropped}
-
-
-def opencv_camera(**options) -> OpenCVCamera:
-    """The registry's "opencv" camera (options: OpenCVCameraConfig's fields)."""
-    return OpenCVCamera(OpenCVCameraConfig(**options))
-
-
-opencv_camera.parameters = {  # the camera node's parameters for this backend: (default, description)
-    "device": ("0", "a /dev/video index, a video file or a stream URL"),
-    "camera_info_file": ("", "intrinsics, camera_info YAML (polyarm calibrate intrinsics); empty: no camera_info"),
-    "width": (0, "requested width, px (0: the device's own)"),
-    "height": (0, "requested height, px (0: the device's own)"),
-    "fps": (0.0, "requested frame rate (0: the device's or the file's own)"),
-}

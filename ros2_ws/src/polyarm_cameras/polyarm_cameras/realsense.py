@@ -18,6 +18,7 @@ from dataclasses import dataclass
 
 import numpy as np
 from polyarm_core.camera import Camera, CameraFrame, CameraIntrinsics
+from polyarm_core.options import option
 
 from polyarm_cameras.device_clock import DeviceClock
 from polyarm_cameras.native import import_with_libusb
@@ -28,15 +29,17 @@ HOST_DOMAINS = ("system_time", "global_time")  # timestamp domains already on th
 
 @dataclass(frozen=True)
 class RealSenseConfig:
-    width: int = 640
-    height: int = 480
-    fps: int = 30
-    serial: str = ""  # "": the first RealSense found
-    playback: str = ""  # a .db3 recording to play instead of a device
+    width: int = option(640, "color and depth width, px")
+    height: int = option(480, "color and depth height, px")
+    fps: int = option(30, "frames per second")
+    serial: str = option("", "the camera's serial number (empty: the first RealSense found)")
+    playback: str = option("", "a .db3 recording (rs.recorder) to play, looped, instead of a camera")
     frame_id: str = "camera_color_optical_frame"
 
 
 class RealSenseCamera(Camera):
+    config_class = RealSenseConfig
+
     def __init__(self, config: RealSenseConfig = RealSenseConfig(), device=None):
         """`device`: an rs.device to read (a software_device) instead of finding one by the config."""
         self.rs = import_with_libusb("pyrealsense2")
@@ -210,17 +213,3 @@ class RealSenseCamera(Camera):
     def diagnostics(self) -> dict:
         return {"frames": self.frames, "dropped_frames": self.dropped, "reconnects": self.reconnects,
                 "depth_scale": self.depth_scale, **({"playback_loops": self.loops} if self.config.playback else {})}
-
-
-def realsense_camera(**options) -> RealSenseCamera:
-    """The registry's "realsense" camera (options: RealSenseConfig's fields)."""
-    return RealSenseCamera(RealSenseConfig(**options))
-
-
-realsense_camera.parameters = {  # the camera node's parameters for this backend: (default, description)
-    "serial": ("", "the camera's serial number (empty: the first RealSense found)"),
-    "playback": ("", "a .db3 recording (rs.recorder) to play, looped, instead of a camera"),
-    "width": (640, "color and depth width, px"),
-    "height": (480, "color and depth height, px"),
-    "fps": (30, "frames per second"),
-}

@@ -36,6 +36,15 @@ def depth_to_millimetres(depth_m: np.ndarray) -> np.ndarray:
 
 
 class Camera(ABC):
+    config_class: type | None = None  # the camera's options (polyarm_core.options); the sim's cameras have none
+
+    @classmethod
+    def create(cls, **options) -> Camera:
+        """The camera with these options (ValueError names an unknown one)."""
+        from polyarm_core.options import make_config
+
+        return cls(make_config(cls.config_class, **options))
+
     @property
     @abstractmethod
     def intrinsics(self) -> CameraIntrinsics | None:

@@ -5,6 +5,10 @@ In the style of ros2_control's hardware interface: `read()` returns the latest m
 driver node's, or polyarm_control.loop.ControlLoop's) owns the timing. A command the robot would refuse
 (wrong joints, NaN, outside the limits) raises CommandRefused naming the problem, and the last good
 command stays in force. Drivers are found by name through polyarm_core.registry.
+
+A driver's options are one dataclass, `config_class` (polyarm_core.options): the node's ROS parameters and
+`polyarm driver`'s flags come from it. What a driver can do beyond reading and writing is declared in
+CAPABILITIES, so the node and the bringup ask the class instead of guessing with hasattr.
 """
 
 from __future__ import annotations
@@ -15,6 +19,14 @@ from dataclasses import dataclass
 import numpy as np
 
 COMMAND_INTERFACES = ("effort", "position")
+# capability: what it means (the methods a driver that declares it overrides)
+CAPABILITIES = {
+    "home": "home(joints): a slow joint-space move to a pose (driver/home)",
+    "recover": "recover() -> str: clear the robot's error after a reflex or fault, when the operator asks (driver/recover)",
+    "servo_bus": "reboot() -> str and set_torque(on) -> str: reboot faulted servos, torque on or off (driver/reboot, driver/torque)",
+    "realtime_loop": "start_loop(tick), stop_loop(), loop_rate_hz: runs the controller's law in the driver's own "
+                     "real-time loop (controller in-driver)",
+}
 
 
 class CommandRefused(ValueError):
@@ -37,10 +49,31 @@ class JointReading:
     stamp_ns: int  # when it was measured, on the ROS clock the driver was given
 
 
+@dataclass(frozen=True)
+class NoOptions:
+    """A driver with no options of its own."""
+
+
 class RobotDriver(ABC):
-    """One arm and its gripper. Subclasses set `robot` (its polyarm_description profile) in __init__."""
+    """One arm and its gripper. Subclasses set `robot` (its polyarm_description profile) in __init__, which
+    takes the profile and an instance of `config_class`."""
 
     robot = None  # RobotProfile: joint names, command interface, gravity compensation, gripper range
+    config_class: type = NoOptions  # the driver's options (polyarm_core.options)
+    capabilities: frozenset[str] = frozenset()  # keys of CAPABILITIES this driver implements
+
+    @classmethod
+    def create(cls, robot, **options) -> RobotDriver:
+        """The driver for `robot` with these options (ValueError names an unknown one)."""
+        from polyarm_core.options import make_config
+
+        return cls(robot, make_config(cls.config_class, **options))
+
+    @classmethod
+    def can(cls, capability: str) -> bool:
+        if capability not in CAPABILITIES:
+            raise ValueError(f"unknown driver capability {capability!r}; valid: {', '.join(CAPABILITIES)}")
+        return capability in cls.capabilities
 
     @property
     def command_interface(self) -> str:

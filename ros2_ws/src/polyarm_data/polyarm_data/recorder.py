@@ -11,7 +11,7 @@ import importlib
 import sys
 from pathlib import Path
 
-from rcl_interfaces.msg import ParameterDescriptor
+from polyarm_common.parameters import declare_parameters
 from rclpy.node import Node
 from rclpy.qos import HistoryPolicy, QoSProfile, ReliabilityPolicy
 
@@ -28,9 +28,8 @@ RAW_QOS = QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=100, reliability=Rel
 class RecorderNode(Node):
     def __init__(self, overrides=()):
         super().__init__("recorder", parameter_overrides=list(overrides))
-        for name, (default, description) in PARAMETERS.items():
-            self.declare_parameter(name, default, ParameterDescriptor(description=description))
-        output = self.get_parameter("output").value
+        p = declare_parameters(self, PARAMETERS)
+        output = p["output"]
         if not output:
             raise ValueError("no output bag given (--output DIR)")
         self.exclude = {self.resolve_topic_name(name) for name in self.get_parameter("exclude").value}

@@ -24,9 +24,11 @@ from __future__ import annotations
 
 import threading
 import time
+from dataclasses import dataclass
 
 import numpy as np
 from polyarm_core.driver import CommandRefused, DriverError, JointReading, RobotDriver, validate_command
+from polyarm_core.options import option
 from polyarm_description import joint_limits, load_model
 
 from polyarm_drivers import dynamixel_table as T
@@ -38,23 +40,25 @@ RETRY_PAUSE_S = 0.02  # between them: a busy host's bus process gets a moment to
 BUS_WAIT_S = 3.0
 HOME_SPEED = 0.5  # rad/s of each servo's profile while homing
 
-PARAMETERS = {  # name: (default, description): the driver node declares these as ROS parameters
-    "port": ("/dev/ttyDXL", "the bus's serial device (U2D2), or the fake bus's pty"),
-    "baud": (1000000, "bus baud rate"),
-    "read_retries": (10, "failed sync reads in a row before the driver holds the arm and says which servo"),
-    "torque_off_at_shutdown": (False, "switch torque off when the driver stops (the arm may fall)"),
-}
+
+@dataclass(frozen=True)
+class DynamixelConfig:
+    port: str = option("/dev/ttyDXL", "the bus's serial device (U2D2), or the fake bus's pty")
+    baud: int = option(1000000, "bus baud rate")
+    read_retries: int = option(10, "failed sync reads in a row before the driver holds the arm and says which servo")
+    torque_off_at_shutdown: bool = option(False, "switch torque off when the driver stops (the arm may fall)")
 
 
 class DynamixelDriver(RobotDriver):
+    config_class = DynamixelConfig
+    capabilities = frozenset({"home", "servo_bus"})
     position_resolution = 2.0 * np.pi / T.TICKS_PER_TURN  # rad: one encoder step
 
-    def __init__(self, robot, port: str = "/dev/ttyDXL", baud: int = 1000000, read_retries: int = 10,
-                 torque_off_at_shutdown: bool = False):
+    def __init__(self, robot, config: DynamixelConfig = DynamixelConfig()):
         if not robot.servo_bus:
             raise ValueError(f"the dynamixel driver drives a servo arm with a bus layout, not the {robot.name}")
-        self.robot, self.port_name, self.baud = robot, port, int(baud)
-        self.read_retries, self.torque_off_at_shutdown = int(read_retries), bool(torque_off_at_shutdown)
+        self.robot, self.port_name, self.baud = robot, config.port, config.baud
+        self.read_retries, self.torque_off_at_shutdown = config.read_retries, config.torque_off_at_shutdown
         self.servos = robot.servo_bus["servos"]  # (name, id, model)
         self.ids = [dxl_id for _, dxl_id, _ in self.servos]
         self.name_of = {dxl_id: name for name, dxl_id, _ in self.servos}
@@ -334,11 +338,3 @@ class DynamixelDriver(RobotDriver):
         return {"read_failures": self.read_failures, "last_error": self.last_error,
                 "held": self.held_because or "no",
                 "hardware_errors": "; ".join(f"{k}: {v}" for k, v in self.hardware_errors.items()) or "none"}
-
-
-def dynamixel_driver(robot, **options) -> DynamixelDriver:
-    """The registry's "dynamixel" driver (the WidowX 250s)."""
-    return DynamixelDriver(robot, **options)
-
-
-dynamixel_driver.parameters = PARAMETERS

@@ -1,6 +1,6 @@
 """Dynamixel X-series facts both sides of the bus agree on: the control table the driver uses, model
 numbers, units and error bits (ROBOTIS e-Manual, XM430-W350 / XM540-W270 / XL430-W250, Protocol 2.0).
-Plain Python: the driver (over dynamixel-sdk) and the simulated bus (sim_bridge.dynamixel_bus) read it.
+Plain Python: the driver (over dynamixel-sdk) and the simulated bus (polyarm_fakes.dynamixel_bus) read it.
 """
 
 from __future__ import annotations

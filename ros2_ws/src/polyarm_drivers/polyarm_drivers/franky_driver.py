@@ -18,62 +18,56 @@ path", compares them):
 
 The robot compensates its own gravity (the profile says so), so the torques are the law's without g(q).
 
-The gripper is franky's Gripper (its own connection), owned by one worker thread: it runs the newest
-command (a grasp with a force when closing, a move to a width when opening) and reads the width for
-joint_states between commands. libfranka's gripper takes one call at a time (a width read beside an
-asynchronous move deadlocked on franky-sim), so no two calls ever overlap, and the arm's command stream
-never waits on the gripper. While a gripper motion runs (about a second), the finger joints report the
-width it started from.
+The gripper is franky's Gripper behind one worker thread (franky_gripper.FrankaGripper); the in-loop
+runner is franky_loop.CycleLoop. This file holds the arm: connection, read, write, the torque motion,
+homing and recovery.
 """
 
 from __future__ import annotations
 
-import sys
 import threading
 import time
+from dataclasses import dataclass
 
 import numpy as np
 from polyarm_core.driver import CommandRefused, DriverError, JointReading, RobotDriver, validate_command
+from polyarm_core.options import option
 
-GRIPPER_SPEED = 0.1  # m/s
-GRASP_FORCE = 20.0  # N
-GRIPPER_POLL_S = 0.02
-STATE_POLL_S = 0.0002  # in-loop: how often to look for the robot's next millisecond
-SWITCH_INTERVAL_S = 0.0005  # in-loop: how long another Python thread may keep the GIL from the loop thread
+from polyarm_drivers.franky_gripper import FrankaGripper
+from polyarm_drivers.franky_loop import CycleLoop
+
 HOME_SPEED = 0.2  # of the robot's joint velocity, acceleration and jerk limits: a slow, predictable move
 
-PARAMETERS = {  # name: (default, description): the driver node declares these as ROS parameters
-    "host": ("", "the robot's FCI address (franky-sim: 127.0.0.1)"),
-    "realtime": ("enforce", "enforce (a real-time kernel is required) or ignore (franky-sim, or no RT kernel)"),
-    "signal_timeout": (0.05, "s without a torque command after which the arm stops (franky's watchdog)"),
-    "collision_torque": (20.0, "joint torque (N m) above which libfranka's collision reflex stops the arm"),
-    "collision_force": (30.0, "Cartesian force (N) above which libfranka's collision reflex stops the arm"),
-}
+
+@dataclass(frozen=True)
+class FrankyConfig:
+    host: str = option("", "the robot's FCI address (franky-sim: 127.0.0.1)")
+    realtime: str = option("enforce", "enforce (a real-time kernel is required) or ignore (franky-sim, or no RT kernel)",
+                           choices=("enforce", "ignore"))
+    signal_timeout: float = option(0.05, "s without a torque command after which the arm stops (franky's watchdog)")
+    collision_torque: float = option(20.0, "joint torque (N m) above which libfranka's collision reflex stops the arm")
+    collision_force: float = option(30.0, "Cartesian force (N) above which libfranka's collision reflex stops the arm")
 
 
 class FrankyDriver(RobotDriver):
-    def __init__(self, robot, host: str, realtime: str = "enforce", signal_timeout: float = 0.05,
-                 collision_torque: float = 20.0, collision_force: float = 30.0, torque_limits=None):
-        if not host:
+    config_class = FrankyConfig
+    capabilities = frozenset({"home", "recover", "realtime_loop"})
+    loop_rate_hz = 1000.0  # libfranka's control rate: the in-loop controller's tick rate
+
+    def __init__(self, robot, config: FrankyConfig = FrankyConfig()):
+        if robot.name != "panda":
+            raise ValueError(f"the franky driver drives a Franka Panda, not the {robot.name}")
+        if not config.host:
             raise ValueError("the franky driver needs the robot's address (--host IP)")
-        if realtime not in ("enforce", "ignore"):
-            raise ValueError(f"realtime must be enforce or ignore, got {realtime!r}")
-        self.robot = robot
-        self.host, self.realtime, self.signal_timeout = host, realtime, signal_timeout
-        self.collision = (collision_torque, collision_force)
-        self._limit = np.asarray(torque_limits if torque_limits is not None else _panda_torque_limits(robot), float)
-        self._arm = self._gripper = self._motion = None
+        self.robot, self.config = robot, config
+        self.host, self.signal_timeout = config.host, config.signal_timeout
+        self._limit = np.asarray(_panda_torque_limits(robot), float)
+        self._arm = self._motion = None
+        self.gripper: FrankaGripper | None = None
         self._lock = threading.Lock()
         self._running = False
         self._homing = False
-        self._width = 2.0 * robot.gripper_range[1]
-        self._gripper_target = None  # "grasp" or a width (m): the newest command
-        self._gripper_request = None  # the command the gripper worker has still to run
-        self._gripper_wake = threading.Event()
-        self._cycle = threading.local()  # the state of the millisecond being ticked, in the in-loop thread
-        self._tick = None  # in-loop: what runs every cycle
-        self._loop_thread = None  # in-loop: the thread that runs it (None when none runs)
-        self._missed = 0  # in-loop: robot milliseconds that went by without a tick
+        self.loop = CycleLoop(self)
         self._clock_offset_ns: int | None = None
         self._command_time = None
         self._cycles, self._cycles_since = 0, time.monotonic()
@@ -84,44 +78,23 @@ class FrankyDriver(RobotDriver):
     def connect(self) -> None:
         import franky
 
-        mode = franky.RealtimeConfig.Enforce if self.realtime == "enforce" else franky.RealtimeConfig.Ignore
+        mode = franky.RealtimeConfig.Enforce if self.config.realtime == "enforce" else franky.RealtimeConfig.Ignore
         try:
             self._arm = franky.Robot(self.host, realtime_config=mode)
-            torque, force = self.collision
-            self._arm.set_collision_behavior([torque] * 7, [force] * 6)
+            c = self.config
+            self._arm.set_collision_behavior([c.collision_torque] * 7, [c.collision_force] * 6)
             r = self.robot
             self._arm.set_load(r.payload_mass, list(r.payload_com), [0.0] * 9)  # a point mass at its centre
             self._arm.set_ee([1, 0, 0, 0, 0, 1, 0, 0, 0, 0, 1, 0, *r.tcp_offset, 1])  # column-major, no rotation
-            self._gripper = franky.Gripper(self.host)
+            self.gripper = FrankaGripper(franky.Gripper(self.host), max_width=2.0 * r.gripper_range[1])
         except Exception as err:  # noqa: BLE001 - franky raises several types; each is named below
-            raise DriverError(_explain(err, self.host, self.realtime)) from None
-        self._width = float(self._gripper.width)
+            raise DriverError(_explain(err, self.host, self.config.realtime)) from None
         self._running = True
-        self._gripper_thread = threading.Thread(target=self._gripper_worker, name="gripper", daemon=True)
-        self._gripper_thread.start()
-
-    def _gripper_worker(self) -> None:
-        """The only caller of the gripper: the newest command, then the width, every GRIPPER_POLL_S."""
-        while self._running:
-            with self._lock:
-                request, self._gripper_request = self._gripper_request, None
-            try:
-                if request == "grasp":
-                    self._gripper.grasp(0.0, GRIPPER_SPEED, GRASP_FORCE, 0.005, 2.0 * self.robot.gripper_range[1])
-                elif request is not None:
-                    self._gripper.move(request, GRIPPER_SPEED)
-                self._width = float(self._gripper.width)
-            except Exception as err:  # noqa: BLE001 - a failed grasp (nothing there) or a lost gripper: reported
-                self.last_error = f"gripper: {err}"
-                with self._lock:  # a failed command is not "the last one": the same command, sent again, runs again
-                    if request is not None and self._gripper_target == request:
-                        self._gripper_target = None
-            self._gripper_wake.wait(GRIPPER_POLL_S)
-            self._gripper_wake.clear()
+        self.gripper.start()
 
     # ------------------------------------------------------------------ read
     def read(self) -> JointReading:
-        state = getattr(self._cycle, "state", None)
+        state = self.loop.cycle_state()
         if state is None:  # outside the in-loop tick: ask the robot (inside it, the tick's state is the newest)
             try:
                 state = self._arm.state
@@ -129,7 +102,7 @@ class FrankyDriver(RobotDriver):
                 raise DriverError(f"lost the connection to the robot at {self.host}: {err}") from None
             with self._lock:  # write() reads self._motion under the same lock, between its check and set_torque
                 self._check_motion()
-        finger = self._width / 2.0
+        finger = self.gripper.width / 2.0
         names = tuple(self.robot.arm_joints) + tuple(self.robot.finger_joints)
         position = np.concatenate([state.q, [finger, finger]])
         velocity = np.concatenate([state.dq, [0.0, 0.0]])
@@ -146,11 +119,12 @@ class FrankyDriver(RobotDriver):
     # ----------------------------------------------------------------- write
     def write(self, names, values) -> None:
         torque = validate_command(self.robot, names, values, -self._limit, self._limit)
-        if getattr(self._cycle, "state", None) is not None:  # in-loop: this cycle's motion is running
-            self._cycle.motion.set_torque(torque)
+        motion = self.loop.cycle_motion()
+        if motion is not None:  # in-loop: this cycle's motion is running
+            motion.set_torque(torque)
             self._command_time = time.monotonic()
             return
-        if self._tick is not None:
+        if self.loop.tick is not None:
             raise CommandRefused("the controller runs inside this driver (in-loop); joint_commands are refused")
         with self._lock:
             if self._homing:
@@ -172,7 +146,7 @@ class FrankyDriver(RobotDriver):
         if refusal:
             raise CommandRefused(refusal)
         motion = franky.SimpleTorqueMotion(initial_torque=torque, signal_timeout=self.signal_timeout)
-        if self._tick is None:  # held: franky's callback counts the cycles for diagnostics
+        if self.loop.tick is None:  # held: franky's callback counts the cycles for diagnostics
             motion.register_callback(lambda *_: self._count_cycle())
         self._arm.move(motion, asynchronous=True)
         self._motion = motion
@@ -181,75 +155,29 @@ class FrankyDriver(RobotDriver):
         self._cycles += 1
 
     # --------------------------------------------------------------- in-loop
-    loop_rate_hz = 1000.0  # libfranka's control rate: the in-loop controller's tick rate
-
     def start_loop(self, tick) -> None:
         """Run `tick(robot_time_s)` once for each new millisecond of the robot's state from now on (again
         after the motion ended: a reflex, the watchdog, a recovery). It starts from a zero torque: the
         robot holds itself up (gravity), and the tick's first torque follows a millisecond later."""
         with self._lock:
             self._check_motion()
-            self._tick = tick
+            self.loop.tick = tick
             if self._motion is None:
                 self._start_motion(np.zeros(self.robot.dof))
             self._command_time = time.monotonic()
-            if self._loop_thread is None:
-                # Python hands the GIL over every 5 ms by default: one busy thread (the ROS executor's) could
-                # keep the loop from five torques in a row. Every 0.5 ms instead.
-                sys.setswitchinterval(min(sys.getswitchinterval(), SWITCH_INTERVAL_S))
-                self._loop_thread = threading.Thread(target=self._run_loop, name="in-loop", daemon=True)
-                self._loop_thread.start()
-
-    def _run_loop(self) -> None:
-        """The in-loop thread: the tick on the newest state, until the loop is stopped or the motion ends."""
-        last_ms = None
-        while True:
-            tick, motion = self._tick, self._motion
-            if tick is None or motion is None or not self._running or not self._arm.is_in_control:
-                with self._lock:
-                    self._check_motion()  # a motion that ended (the watchdog, a reflex) says why
-                    if self._tick is None or self._motion is None or not self._running:
-                        self._loop_thread = None
-                        return
-                continue  # start_loop started a new motion meanwhile
-            try:
-                state = self._arm.state  # while a motion runs: the newest state franky has received
-            except Exception as err:  # noqa: BLE001 - the read loop ends the driver with the same reason
-                self.last_error = f"lost the connection to the robot at {self.host}: {err}"
-                time.sleep(self.signal_timeout)
-                continue
-            ms = int(state.time.to_msec())
-            if ms == last_ms:
-                time.sleep(STATE_POLL_S)
-                continue
-            if last_ms is not None and ms > last_ms + 1:
-                self._missed += ms - last_ms - 1
-            last_ms = ms
-            self._tick_once(tick, motion, state)
-
-    def _tick_once(self, tick, motion, state) -> None:
-        self._cycles += 1
-        self._cycle.state, self._cycle.motion = state, motion
-        try:
-            tick(state.time.to_msec() * 1e-3)
-        except Exception as err:  # noqa: BLE001 - no torque this cycle: the watchdog stops the arm, and it is said
-            self.last_error = f"the in-loop controller failed: {type(err).__name__}: {err}"
-        finally:
-            self._cycle.state = self._cycle.motion = None
+            self.loop.start()
 
     def stop_loop(self) -> None:
         """End the in-loop controller: the motion stops and the robot holds its pose (franky's stop)."""
-        self._tick = None
+        self.loop.tick = None
         self.stop()
-        thread = self._loop_thread
-        if thread is not None and thread is not threading.current_thread():
-            thread.join(timeout=1.0)
+        self.loop.join()
 
     @property
     def loop_running(self) -> bool:
         with self._lock:
             self._check_motion()
-            return self._tick is not None and self._motion is not None
+            return self.loop.tick is not None and self._motion is not None
 
     def _check_motion(self) -> None:
         """Notice a torque motion that ended (the watchdog, a reflex) and say why."""
@@ -277,17 +205,11 @@ class FrankyDriver(RobotDriver):
         return f" (reflex: {names}; largest external torque at joint {joint + 1})"
 
     def command_gripper(self, opening: float) -> None:
-        """Close (below 0.5: grasp with GRASP_FORCE whatever is between the fingers) or move to a width, by
-        the gripper worker, so the caller never waits; a command equal to the last one is dropped (teleop
-        repeats its gripper state at 10-30 Hz)."""
+        """Close (below 0.5: grasp whatever is between the fingers) or move to a width, by the gripper's
+        worker, so the caller never waits."""
         if not np.isfinite(opening):
             raise CommandRefused(f"gripper command {opening} is not finite")
-        target = "grasp" if opening < 0.5 else round(2.0 * self.robot.finger_position(opening), 4)
-        with self._lock:
-            if target == self._gripper_target:
-                return
-            self._gripper_target = self._gripper_request = target
-        self._gripper_wake.set()
+        self.gripper.command("grasp" if opening < 0.5 else round(2.0 * self.robot.finger_position(opening), 4))
 
     # ------------------------------------------------------------- stopping
     def stop(self) -> None:
@@ -331,8 +253,7 @@ class FrankyDriver(RobotDriver):
         self._running = False
         if self._arm is not None:
             self.stop_loop()
-            self._gripper_wake.set()
-            self._gripper_thread.join(timeout=3.0)  # a gripper motion in progress ends first
+            self.gripper.close()  # a gripper motion in progress ends first
 
     def diagnostics(self) -> dict:
         now = time.monotonic()
@@ -344,9 +265,9 @@ class FrankyDriver(RobotDriver):
             return {"last_error": f"lost the connection to the robot at {self.host}: {err}"}
         return {
             "robot_mode": str(state.robot_mode).split(".")[-1],
-            "last_error": self.last_error,
+            "last_error": self.last_error or self.gripper.last_error,
             "control_loop_hz": rate,  # franky's cycles (held), or the law's ticks (in-loop)
-            "missed_cycles": self._missed,
+            "missed_cycles": self.loop.missed,
             "command_age_ms": 1e3 * (now - self._command_time) if self._command_time else -1.0,
             "motions_stopped": self.motions_stopped,
             "external_wrench": " ".join(f"{v:.1f}" for v in state.O_F_ext_hat_K),
@@ -389,13 +310,3 @@ def _explain(err: Exception, host: str, realtime: str) -> str:
         return (f"cannot reach the robot at {host} ({text}): check the cable and the address, that FCI is enabled in "
                 "Desk, and that the brakes are open")
     return f"{type(err).__name__}: {text}"
-
-
-def franky_driver(robot, **options) -> FrankyDriver:
-    """The registry's "franky" driver (the Panda only)."""
-    if robot.name != "panda":
-        raise ValueError(f"the franky driver drives a Franka Panda, not the {robot.name}")
-    return FrankyDriver(robot, **options)
-
-
-franky_driver.parameters = PARAMETERS

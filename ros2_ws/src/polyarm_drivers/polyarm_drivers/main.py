@@ -1,4 +1,8 @@
-"""`polyarm driver --robot R --backend B`: the driver node for one arm over a registered backend."""
+"""`polyarm driver --robot R --backend B`: the driver node for one arm over a registered backend.
+
+The backend's options are its flags (`polyarm driver --backend B --help` lists them): each is a field of
+the driver's config dataclass and a ROS parameter of the node.
+"""
 
 from __future__ import annotations
 
@@ -6,8 +10,24 @@ import argparse
 import os
 import sys
 
-from polyarm_core.registry import DRIVERS
+from polyarm_core.options import add_arguments
+from polyarm_core.registry import factory, names
 from polyarm_description import ROBOTS
+
+
+def parser_for(backend: str) -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="polyarm driver", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--robot", choices=sorted(ROBOTS), help="which arm (default panda)")
+    parser.add_argument("--backend", choices=names("driver"),
+                        help="which driver (default mujoco: the simulated arm); a lab's own, installed with a "
+                             "polyarm.drivers entry point, is listed here too")
+    parser.add_argument("--joint-state-rate", type=float, help="joint_states rate, Hz (default 200)")
+    parser.add_argument("--controller", choices=["external", "in-driver"],
+                        help="external (default): a controller node sends joint_commands; in-driver: the OSC law runs "
+                             "in the driver's own real-time loop (franky's 1 kHz)")
+    add_arguments(parser, factory("driver", backend).config_class, f"options of the {backend} driver")
+    return parser
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -15,29 +35,17 @@ def main(argv: list[str] | None = None) -> int:
     from polyarm_common.ros_env import configure_ros_environment
 
     own, ros_args = split_ros_args(argv)
-    parser = argparse.ArgumentParser(prog="polyarm driver", description=__doc__)
-    parser.add_argument("--robot", choices=sorted(ROBOTS), help="which arm (default panda)")
-    parser.add_argument("--backend", choices=sorted(DRIVERS), help="which driver (default mujoco: the simulated arm)")
-    parser.add_argument("--joint-state-rate", type=float, help="joint_states rate, Hz (default 200)")
-    parser.add_argument("--controller", choices=["external", "in-driver"],
-                        help="external (default): a controller node sends joint_commands; in-driver: the OSC law runs "
-                             "in the driver's own real-time loop (franky's 1 kHz)")
-    parser.add_argument("--host", help="franky: the robot's FCI address; xarm: the controller's address")
-    parser.add_argument("--port", help="dynamixel: the bus's serial device (default /dev/ttyDXL)")
-    parser.add_argument("--baud", type=int, help="dynamixel: the bus's baud rate (default 1000000)")
-    parser.add_argument("--realtime", choices=["enforce", "ignore"], help="franky: require a real-time kernel (default enforce)")
-    parser.add_argument("--uds", action="store_true", default=None,
-                        help="xarm: connect through the controller's Unix socket (on its box, or polyarm fake-robot --uds)")
-    args = parser.parse_args(own)
+    first = argparse.ArgumentParser(add_help=False)
+    first.add_argument("--backend", default="mujoco")
+    backend = first.parse_known_args(own)[0].backend
+    known = backend if backend in names("driver") else "mujoco"  # an unknown name is refused next, with the valid ones
+    args = vars(parser_for(known).parse_args(own))
     configure_ros_environment()
 
     def make_node():
         from polyarm_drivers.node import DriverNode
 
-        given = {"robot": args.robot, "backend": args.backend, "joint_state_rate": args.joint_state_rate,
-                 "controller": args.controller, "host": args.host, "realtime": args.realtime,
-                 "port": args.port, "baud": args.baud, "uds": args.uds}
-        return DriverNode(parameter_overrides(given))
+        return DriverNode(parameter_overrides(args))
 
     failed = []
 

@@ -25,11 +25,11 @@ import time
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus
 from geometry_msgs.msg import PoseStamped
 from polyarm_common import conversions as conv
+from polyarm_common.parameters import declare_options, declare_parameters
 from polyarm_common.qos import COMMAND, STATE
 from polyarm_core.driver import CommandRefused, DriverError, RobotDriver
 from polyarm_core.registry import factory
 from polyarm_description import get_robot, home_joints, load_model
-from rcl_interfaces.msg import ParameterDescriptor
 from rclpy.node import Node
 from std_srvs.srv import SetBool, Trigger
 
@@ -37,7 +37,7 @@ from polyarm_drivers.bridge import DriverBridge
 
 PARAMETERS = {  # name: (default, description)
     "robot": ("panda", "which arm (its profile: joints, limits, command interface)"),
-    "backend": ("mujoco", "the driver's registry name (polyarm_core.registry.DRIVERS)"),
+    "backend": ("mujoco", "the driver's registry name (an entry point of polyarm.drivers)"),
     "joint_state_rate": (200.0, "joint_states publish rate, Hz"),
     "controller": ("external", "external: a controller node sends joint_commands; in-driver: the OSC law runs "
                                "in this driver's own real-time loop (drivers that have one: franky)"),
@@ -50,21 +50,17 @@ GRIPPER_OPEN_S = 10.0  # s driver/home waits for the gripper to open (franky-sim
 class DriverNode(Node):
     def __init__(self, overrides=()):
         super().__init__("driver", parameter_overrides=list(overrides))
-        for name, (default, description) in PARAMETERS.items():
-            self.declare_parameter(name, default, ParameterDescriptor(description=description))
-        p = {name: self.get_parameter(name).value for name in PARAMETERS}
+        p = declare_parameters(self, PARAMETERS)
         if p["joint_state_rate"] <= 0:
             raise ValueError(f"joint_state_rate must be positive, got {p['joint_state_rate']}")
         if p["controller"] not in CONTROLLERS:
             raise ValueError(f"controller must be one of {', '.join(CONTROLLERS)}, got {p['controller']!r}")
         self.backend = p["backend"]
-        make_driver = factory("driver", self.backend)  # UnknownBackendError (a ValueError) names the valid ones
-        options = {}
-        for name, (default, description) in getattr(make_driver, "parameters", {}).items():  # the backend's own
-            options[name] = self.declare_parameter(name, default, ParameterDescriptor(description=description)).value
-        self.driver: RobotDriver = make_driver(get_robot(p["robot"]), **options)
+        driver_class = factory("driver", self.backend)  # UnknownBackendError (a ValueError) names the valid ones
+        options = declare_options(self, driver_class.config_class)  # the backend's own
+        self.driver: RobotDriver = driver_class.create(get_robot(p["robot"]), **options)
         self.in_driver = p["controller"] == "in-driver"
-        if self.in_driver and not hasattr(self.driver, "start_loop"):
+        if self.in_driver and not self.driver.can("realtime_loop"):
             raise ValueError(f"the {self.backend} driver has no real-time loop of its own: use controller external")
         self.controller = None
         self.failure: str | None = None
@@ -80,12 +76,12 @@ class DriverNode(Node):
         self._period = 1.0 / p["joint_state_rate"]
         self._pub_diagnostics = self.create_publisher(DiagnosticArray, "/diagnostics", STATE)
         self.create_timer(1.0, self._publish_diagnostics)
-        if hasattr(self.driver, "recover"):  # libfranka's error recovery, only when the operator asks
+        if self.driver.can("recover"):  # libfranka's error recovery, only when the operator asks
             self.create_service(Trigger, "driver/recover", self._on_recover)
-        if hasattr(self.driver, "reboot"):  # a servo bus: reboot the faulted servos, torque on or off
+        if self.driver.can("servo_bus"):  # a servo bus: reboot the faulted servos, torque on or off
             self.create_service(Trigger, "driver/reboot", self._on_reboot)
             self.create_service(SetBool, "driver/torque", self._on_torque)
-        if hasattr(self.driver, "home"):
+        if self.driver.can("home"):
             self.create_service(Trigger, "driver/home", self._on_home)
             self._last_target = -float("inf")  # when a target last arrived: a policy or teleop is running
             self.create_subscription(PoseStamped, "controller/target_pose", self._on_target, COMMAND)

@@ -24,9 +24,11 @@ from __future__ import annotations
 
 import threading
 import time
+from dataclasses import dataclass
 
 import numpy as np
 from polyarm_core.driver import CommandRefused, DriverError, JointReading, RobotDriver, validate_command
+from polyarm_core.options import option
 from polyarm_description import joint_limits, load_model
 
 REPORT_TIMEOUT_S = 0.5
@@ -37,10 +39,11 @@ GRIPPER_SPEED = 3000  # pulses/s: the xArm Gripper's own speed unit
 HOME_SPEED, HOME_ACCELERATION = 0.35, 2.0  # rad/s, rad/s^2: a slow, predictable move
 RESYNC_RAD = 0.05  # after a recovery, targets farther than this from the arm wait for the controller to resume
 
-PARAMETERS = {  # name: (default, description): the driver node declares these as ROS parameters
-    "host": ("", "the xArm controller's address (polyarm fake-robot --robot xarm7: 127.0.0.1)"),
-    "uds": (False, "also try the controller's Unix socket (only on the control box itself)"),
-}
+
+@dataclass(frozen=True)
+class XArmConfig:
+    host: str = option("", "the xArm controller's address (polyarm fake-robot --robot xarm7: 127.0.0.1)")
+    uds: bool = option(False, "also try the controller's Unix socket (only on the control box itself)")
 
 
 def describe_code(code: int, kind: str = "error") -> str:
@@ -54,14 +57,17 @@ def describe_code(code: int, kind: str = "error") -> str:
 
 
 class XArmDriver(RobotDriver):
+    config_class = XArmConfig
+    capabilities = frozenset({"home", "recover"})
     position_resolution = 1e-6  # rad: the SDK rounds reported angles to 6 decimals
 
-    def __init__(self, robot, host: str, uds: bool = False):
+    def __init__(self, robot, config: XArmConfig = XArmConfig()):
+        host = config.host
         if not host:
             raise ValueError("the xarm driver needs the controller's address (--host IP)")
         if not robot.xarm_controller:
             raise ValueError(f"the xarm driver drives a UFACTORY arm, not the {robot.name}")
-        self.robot, self.host, self.uds = robot, host, bool(uds)
+        self.robot, self.host, self.uds = robot, host, config.uds
         self._limits = joint_limits(load_model(robot), robot)
         self._pulses = float(robot.xarm_controller["gripper_pulses"])
         self.arm = None
@@ -286,11 +292,3 @@ class XArmDriver(RobotDriver):
         return {"state": arm.state, "mode": arm.mode, "error": describe_code(self.error_code),
                 "warning": describe_code(self.warn_code, "warning"), "report_hz": rate,
                 "last_error": self.last_error}
-
-
-def xarm_driver(robot, **options) -> XArmDriver:
-    """The registry's "xarm" driver (UFACTORY arms)."""
-    return XArmDriver(robot, **options)
-
-
-xarm_driver.parameters = PARAMETERS

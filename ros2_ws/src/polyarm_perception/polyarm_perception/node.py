@@ -17,15 +17,15 @@ from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus
 from geometry_msgs.msg import PoseStamped
 from polyarm_cameras.calibration_files import read_camera_pose
 from polyarm_common import conversions as conv
+from polyarm_common.parameters import declare_parameters
 from polyarm_common.qos import SENSOR, STATE
 from polyarm_core.rotations import look_at_optical, matrix_to_quat, pose_matrix
 from polyarm_description import get_robot
-from rcl_interfaces.msg import ParameterDescriptor
+from polyarm_description.objects import object_shape
 from rclpy.node import Node
 from sensor_msgs.msg import CameraInfo, Image, JointState
 
 from polyarm_perception.estimator import ObjectPoseEstimator, PerceptionConfig
-from polyarm_perception.objects import object_shape
 from polyarm_perception.self_filter import RobotSelfFilter
 
 PARAMETERS = {  # name: (default, description)
@@ -45,9 +45,7 @@ PARAMETERS = {  # name: (default, description)
 class PerceptionNode(Node):
     def __init__(self, overrides=()):
         super().__init__("perception", parameter_overrides=list(overrides))
-        for name, (default, description) in PARAMETERS.items():
-            self.declare_parameter(name, default, ParameterDescriptor(description=description))
-        p = {name: self.get_parameter(name).value for name in PARAMETERS}
+        p = declare_parameters(self, PARAMETERS)
         robot = get_robot(p["robot"])
         gate = {name.split(".")[1]: p[name] for name in PARAMETERS if name.startswith("gate.")}
         self.self_filter = RobotSelfFilter(robot)

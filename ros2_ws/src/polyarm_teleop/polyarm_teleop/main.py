@@ -11,7 +11,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from polyarm_core.registry import TELEOP_DEVICES
+from polyarm_core.registry import names
 from polyarm_description import ROBOTS
 
 
@@ -24,7 +24,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="polyarm teleop", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--robot", choices=sorted(ROBOTS), help="which arm (default panda)")
-    parser.add_argument("--device", choices=sorted(TELEOP_DEVICES), default="keyboard")
+    parser.add_argument("--device", choices=names("teleop device"), default="keyboard")
     parser.add_argument("--record", help="record episodes into this folder (one MCAP bag each)")
     parser.add_argument("--task", help="the task being demonstrated (stored with each episode)")
     parser.add_argument("--rate", type=float, help="Hz at which the target is published (default 20)")

@@ -15,11 +15,11 @@ import sys
 from geometry_msgs.msg import PoseStamped
 from polyarm_common import conversions as conv
 from polyarm_common.graph import RESUME_AFTER_RESET_S, SETTLE_AFTER_RESET_S, RetryingCall
+from polyarm_common.parameters import declare_parameters
 from polyarm_common.qos import COMMAND, STATE
 from polyarm_core.rotations import matrix_to_quat, quat_to_matrix
 from polyarm_data.recorder import RAW_QOS, get_message
 from polyarm_description import get_robot
-from rcl_interfaces.msg import ParameterDescriptor
 from rcl_interfaces.srv import SetParameters
 from rclpy.node import Node
 from rclpy.parameter import Parameter
@@ -50,9 +50,7 @@ RECORDED = {"camera/color/image_raw": "sensor_msgs/msg/Image", "joint_states": "
 class TeleopNode(Node):
     def __init__(self, device, overrides=()):
         super().__init__("teleop", parameter_overrides=list(overrides))
-        for name, (default, description) in PARAMETERS.items():
-            self.declare_parameter(name, default, ParameterDescriptor(description=description))
-        p = {name: self.get_parameter(name).value for name in PARAMETERS}
+        p = declare_parameters(self, PARAMETERS)
         if p["reset"] not in ("sim", "home"):
             raise ValueError(f"reset must be sim or home, got {p['reset']!r}")
         self.robot, self.device, self.period = get_robot(p["robot"]), device, 1.0 / p["rate"]

@@ -1,0 +1,56 @@
+"""A backend's options as one dataclass (LeRobot's config dataclasses): its fields give the constructor's
+defaults, the node's ROS parameters and the command line's flags, so an option is written once.
+
+A field with `option(default, help)` is a user's option: the driver or camera node declares it as a ROS
+parameter and `polyarm driver --backend B` offers it as `--name`. A field without a help text is internal
+(set by code, not by a user).
+"""
+
+from __future__ import annotations
+
+import argparse
+from dataclasses import MISSING, field, fields
+
+
+def option(default, help: str, choices: tuple = ()):  # noqa: A002 - argparse's word for it
+    """A user-facing field: its default, what it does, and the values it may take (empty: any)."""
+    return field(default=default, metadata={"help": help, "choices": tuple(choices)})
+
+
+def described(config_class) -> dict[str, tuple]:
+    """name: (default, description) of the user-facing fields, in declaration order."""
+    table = {}
+    for f in fields(config_class):
+        if "help" in f.metadata:
+            default = f.default if f.default is not MISSING else f.default_factory()
+            table[f.name] = (default, f.metadata["help"])
+    return table
+
+
+def make_config(config_class, **options):
+    """config_class(**options), checked: an unknown option or a value outside its choices raises ValueError
+    naming the valid ones."""
+    known = {f.name: f for f in fields(config_class)}
+    if unknown := sorted(set(options) - set(known)):
+        raise ValueError(f"{config_class.__name__} has no option {', '.join(unknown)}; valid: {', '.join(known)}")
+    for name, value in options.items():
+        choices = known[name].metadata.get("choices")
+        if choices and value not in choices:
+            raise ValueError(f"{name} must be one of {', '.join(map(str, choices))}, got {value!r}")
+    return config_class(**options)
+
+
+def add_arguments(parser: argparse.ArgumentParser, config_class, title: str) -> None:
+    """One `--name` flag per user-facing field (default None: a flag not given leaves the parameter's default)."""
+    group = parser.add_argument_group(title)
+    for f in fields(config_class):
+        if "help" not in f.metadata:
+            continue
+        default = f.default if f.default is not MISSING else f.default_factory()
+        flag = "--" + f.name.replace("_", "-")
+        text = f"{f.metadata['help']} (default {default!r})"
+        if isinstance(default, bool):
+            group.add_argument(flag, dest=f.name, action=argparse.BooleanOptionalAction, default=None, help=text)
+        else:
+            group.add_argument(flag, dest=f.name, type=type(default), default=None, help=text,
+                               choices=f.metadata["choices"] or None)
