@@ -41,7 +41,7 @@ PLOT = Path(__file__).resolve().parents[1] / "docs" / "img" / "calibration_error
 def collect(n: int):
     """(TCP pose, board view) of n generated eye-to-hand poses the arm reached, and the true camera pose."""
     robot = get_robot("panda")
-    camera = CameraConfig.perception_view("panda", width=640, height=480, name="scene_camera")
+    camera = CameraConfig.perception_view(get_robot("panda"), width=640, height=480, name="scene_camera")
     mount = BoardMount("gripper")
     loop = ControlledSim(robot, camera=camera, board=mount)
     renderer = SceneRenderer(loop.sim.model, camera)

@@ -52,7 +52,7 @@ def main() -> int:
     from polyarm_drivers.dynamixel_driver import DynamixelDriver
 
     robot = get_robot(args.robot)
-    bus = DynamixelBus(args.robot)
+    bus = DynamixelBus(get_robot(args.robot))
     bus.start()
     pty = PtyBus(bus)
     threading.Thread(target=pty.serve, daemon=True).start()

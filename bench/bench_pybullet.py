@@ -57,7 +57,7 @@ def bare_pybullet_steps_per_s(robot, steps: int = 5000) -> float:
 
 def render_fps(sim_type, robot, width: int, height: int, frames: int = 40) -> float:
     """RGB and depth frames per second of the pick scene in `sim_type`'s own renderer."""
-    camera = CameraConfig.for_robot(robot.name, width=width, height=height)
+    camera = CameraConfig.for_robot(robot, width=width, height=height)
     sim = sim_type(robot, camera, task=make_task("pick", robot))
     renderer = sim.renderer(camera)
     state = (sim.data.qpos.copy(), sim.data.mocap_pos.copy(), sim.data.mocap_quat.copy())

@@ -47,7 +47,7 @@ def physics_steps_per_s(robot: str, steps: int = 20000) -> tuple[float, float]:
 
 
 def render_fps(robot: str, width: int, height: int, frames: int = 60) -> tuple[float, float]:
-    camera = CameraConfig.for_robot(robot, width=width, height=height)
+    camera = CameraConfig.for_robot(get_robot(robot), width=width, height=height)
     sim = MujocoSim(get_robot(robot), camera)
     renderer = SceneRenderer(sim.model, camera)
     renderer.render(sim.data.qpos)

@@ -106,7 +106,7 @@ def main() -> int:
 
     robot = get_robot("xarm7")
     host = f"127.0.{random.randint(1, 250)}.{random.randint(2, 250)}"
-    server = XArmControllerServer("xarm7", host)
+    server = XArmControllerServer(get_robot("xarm7"), host)
     try:
         server.start()
     except PermissionError:

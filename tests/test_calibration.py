@@ -47,7 +47,7 @@ def free_board_views(camera: CameraConfig, n: int, seed: int = 0):
 @pytest.fixture(scope="module")
 def camera() -> CameraConfig:
     """The Panda's perception camera at 640x480, its principal point off centre as a real one's is."""
-    return CameraConfig.perception_view("panda", width=W, height=H, name="scene_camera", cx=323.5, cy=236.0, fx=612.0, fy=611.0)
+    return CameraConfig.perception_view(get_robot("panda"), width=W, height=H, name="scene_camera", cx=323.5, cy=236.0, fx=612.0, fy=611.0)
 
 
 def test_intrinsics_from_rendered_views_recover_the_sim_camera_within_half_a_percent(camera):

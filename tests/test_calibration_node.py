@@ -17,6 +17,7 @@ from conftest import REPO
 from polyarm_bringup.bringup import perception_view
 from polyarm_cameras.calibration_files import read_camera_pose
 from polyarm_core.rotations import angle_between, pose_matrix
+from polyarm_description import get_robot
 from sim_bridge.camera import WRIST_CAMERA, CameraConfig
 
 pytestmark = pytest.mark.ros
@@ -48,7 +49,7 @@ def run_session(start_node, tmp_path, mode: str, sim_parameters: list[str], wher
 
 def test_eye_to_hand_through_ros_recovers_the_sim_camera_and_its_files_serve_perception(start_node, tmp_path):
     view = perception_view("panda")
-    camera = CameraConfig.perception_view("panda")
+    camera = CameraConfig.perception_view(get_robot("panda"))
     truth = pose_matrix(camera.optical_rotation(), camera.position)
     out, found, stdout = run_session(
         start_node, tmp_path, "eye-to-hand",
@@ -76,7 +77,6 @@ def test_eye_in_hand_through_ros_recovers_the_wrist_camera(start_node, tmp_path)
 
 def assert_perception_holds_with(base_from_camera: np.ndarray) -> None:
     """Perception's pose error on the pick block with the calibrated camera pose instead of the true one."""
-    from polyarm_description import get_robot
     from polyarm_learning.sim_view import SimDepthCamera
     from polyarm_perception.estimator import ObjectPoseEstimator, PerceptionConfig
     from polyarm_perception.self_filter import RobotSelfFilter

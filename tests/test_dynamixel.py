@@ -22,7 +22,7 @@ def fake_bus(request):
     """A simulated bus for the robot in request.param (default wx250s), served in a thread: (bus, device path)."""
     from polyarm_fakes.dynamixel_bus import DynamixelBus, PtyBus
 
-    bus = DynamixelBus(getattr(request, "param", "wx250s"))
+    bus = DynamixelBus(get_robot(getattr(request, "param", "wx250s")))
     bus.start()
     pty = PtyBus(bus)
     thread = threading.Thread(target=pty.serve, daemon=True)

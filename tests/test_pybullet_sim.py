@@ -160,7 +160,7 @@ def test_tinyrenderer_depth_is_the_distance_to_the_table_along_the_optical_axis(
     configure_gl_backend()
     robot = get_robot("panda")
     width, height = size
-    camera = CameraConfig.for_robot("panda", width=width, height=height)
+    camera = CameraConfig.for_robot(get_robot("panda"), width=width, height=height)
     bullet, reference = PybulletSim(robot, camera), MujocoSim(robot, camera)
     renderer, mujoco_renderer = bullet.renderer(camera), reference.renderer(camera)
     try:

@@ -25,7 +25,7 @@ def optical_axis_depth_to_table(camera: CameraConfig) -> float:
 
 @pytest.mark.parametrize("name", sorted(ROBOTS))
 def test_depth_at_principal_point_is_the_camera_to_table_distance(name):
-    camera = CameraConfig.for_robot(name, width=320, height=240)
+    camera = CameraConfig.for_robot(get_robot(name), width=320, height=240)
     sim = MujocoSim(get_robot(name), camera)
     renderer = SceneRenderer(sim.model, camera)
     rgb, depth = renderer.render(sim.data.qpos)
@@ -39,7 +39,7 @@ def test_depth_at_principal_point_is_the_camera_to_table_distance(name):
 
 
 def test_camera_projection_matches_camera_info_with_off_centre_principal_point():
-    camera = CameraConfig.for_robot("panda", width=320, height=240, fx=290.0, fy=270.0, cx=171.0, cy=112.0)
+    camera = CameraConfig.for_robot(get_robot("panda"), width=320, height=240, fx=290.0, fy=270.0, cx=171.0, cy=112.0)
     spec = build_scene(get_robot("panda"), camera)
     marks = np.array([[0.45, 0.2, 0.02], [0.7, -0.25, 0.02], [0.55, 0.0, 0.3]])
     for i, p in enumerate(marks):

@@ -80,7 +80,7 @@ def test_panda_streams_joint_states_images_and_diagnostics(node, start_sim, back
     assert depth.last.encoding == "16UC1" and depth.last.header.frame_id == info.last.header.frame_id
     # depth at the principal point against the camera-to-table distance from the scene geometry
     K = np.array(info.last.k).reshape(3, 3)
-    camera = CameraConfig.for_robot("panda")
+    camera = CameraConfig.for_robot(get_robot("panda"))
     position, look_at = np.array(camera.position), np.array(camera.look_at)
     forward = (look_at - position) / np.linalg.norm(look_at - position)
     expected_m = -position[2] / forward[2]

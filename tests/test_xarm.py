@@ -25,7 +25,7 @@ def fake_xarm():
     from polyarm_fakes.xarm_controller import XArmControllerServer
 
     host = private_loopback()
-    server = XArmControllerServer("xarm7", host)
+    server = XArmControllerServer(get_robot("xarm7"), host)
     server.start()
     yield server, host
     server.close()

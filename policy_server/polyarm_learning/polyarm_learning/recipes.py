@@ -1,21 +1,17 @@
-"""What `polyarm train` builds for each algorithm: data, architecture, algorithm and stages; and the
-reports that go beyond one run (SAC-CQL-SI's accuracy, forgetting and forward transfer; PolyTask's
-experts, distillation and lifelong forgetting)."""
+"""What `polyarm train` builds for each algorithm: data, architecture, algorithm and stages. The reports
+that go beyond one run are beside it: SAC-CQL-SI's in sequential.py, PolyTask's pipeline in polytask.py."""
 
 from __future__ import annotations
 
-import csv
-import json
-from dataclasses import dataclass, field, fields, replace
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 
-import numpy as np
 import torch
 from policy_server.models import Architecture, set_state_normalization
 from polyarm_core.policy_io import OBJECT_KEYS, STATE_KEYS
 from polyarm_data.dataset import DatasetError, open_storage
 
-from polyarm_learning.bc import BC, BCConfig, BehaviorDistillation, relabel
+from polyarm_learning.bc import BC, BCConfig, BehaviorDistillation
 from polyarm_learning.cql import CQL, CQLConfig
 from polyarm_learning.data import concatenate, load_dataset
 from polyarm_learning.plas import PLAS, PLASConfig
@@ -146,7 +142,7 @@ def trainer(request) -> Trainer:
     task_names = list(dict.fromkeys(m["task"] for m in metas))
     if len(task_names) > 1 and algo != "cql-si":
         raise ValueError(f"{algo} trains one task, the datasets hold {task_names}; use cql-si or polytask for several")
-    action_dim = _action_dim(request.dataset + request.prior)
+    action_dim = dataset_action_dim(request.dataset + request.prior)
     conditioning = "multihead" if algo == "cql-si" else "none"
     arch = architecture(request, image_size, state_keys, action_dim, len(task_names), conditioning)
     data = [load_dataset(p, image_size, state_keys, task_names.index(m["task"])) for p, m in zip(request.dataset, metas, strict=True)]
@@ -168,136 +164,8 @@ def normalized(algorithm, stages: list[Stage]):
     return algorithm
 
 
-def _action_dim(paths: list[Path]) -> int:
+def dataset_action_dim(paths: list[Path]) -> int:
     dims = {open_storage(p).action_space.shape[0] for p in paths}
     if len(dims) > 1:
         raise DatasetError(f"the datasets have different action sizes {sorted(dims)}")
     return dims.pop()
-
-
-# ---------------------------------------------------------------------- SAC-CQL-SI's report
-def sequential_report(request, trainer: Trainer) -> dict:
-    """Accuracy after each task (p_i(j·Δ)), forgetting F_i = p_i(i·Δ) - p_i(T), and, with reference
-    single-task runs, forward transfer FT_i = (AUC_i - AUC_i^b) / (1 - AUC_i^b) (the SAC-CQL-SI paper, eq. 9)."""
-    tasks = trainer.spec.task_names
-    n = len(tasks)
-    accuracy = [[None] * n for _ in range(n)]
-    for record in trainer.boundaries:
-        stage = next(i for i, s in enumerate(trainer.stages) if s.name == record["stage"])
-        accuracy[stage][tasks.index(record["task"])] = record["success"]
-    forgetting = {tasks[i]: accuracy[i][i] - accuracy[n - 1][i] for i in range(n - 1)}
-    steps = [s.steps for s in trainer.stages]
-    auc = {}
-    for i, name in enumerate(tasks):
-        start = sum(steps[:i])
-        curve = [(r["step"] - start, r["success"]) for r in trainer.history if r["task"] == name and start < r["step"] <= start + steps[i]]
-        auc[name] = area_under_curve(curve, steps[i])
-    report = {"tasks": tasks, "accuracy_after_task": accuracy, "forgetting": forgetting, "auc": auc,
-              "si_strength": trainer.algorithm.config.si_strength}
-    if request.reference_run:
-        baseline = {}
-        for run in request.reference_run:
-            rows = list(csv.DictReader((Path(run) / "eval.csv").open()))
-            for name in {r["task"] for r in rows}:
-                points = [(int(r["step"]), float(r["success"])) for r in rows if r["task"] == name]
-                baseline[name] = area_under_curve(points, max(s for s, _ in points))
-        report["auc_reference"] = baseline
-        report["forward_transfer"] = {t: forward_transfer(auc[t], baseline[t]) for t in tasks if t in baseline}
-    (trainer.out / "sequential.json").write_text(json.dumps(report, indent=2))
-    return report
-
-
-def area_under_curve(points: list[tuple[int, float]], duration: int) -> float:
-    """(1/Δ) ∫ p(t) dt over a task's Δ steps, from evaluations at (t, p), starting from p(0) = 0's
-    first measured value held back to t = 0."""
-    if not points:
-        return 0.0
-    t = np.array([0] + [p[0] for p in points], float)
-    p = np.array([points[0][1]] + [q[1] for q in points], float)
-    return float(np.trapezoid(p, t) / duration)
-
-
-def forward_transfer(auc: float, auc_reference: float) -> float:
-    return (auc - auc_reference) / (1.0 - auc_reference) if auc_reference < 1.0 else 0.0
-
-
-# ---------------------------------------------------------------------- PolyTask
-def polytask(request, previous: dict | None = None) -> dict:
-    """Learn (an expert per task, trained here unless given), relabel, distill (eq. 2)."""
-    from policy_server.checkpoint import build_policy, load
-    from policy_server.runtime import Policy
-
-    from polyarm_learning.evaluate import evaluate
-
-    request.out.mkdir(parents=True, exist_ok=True)
-    datasets = list(previous["datasets"]) if previous else []
-    experts = list(previous["experts"]) if previous else []
-    datasets += [str(p) for p in request.dataset]
-    new_experts = [str(p) for p in request.expert]
-    if new_experts and len(new_experts) != len(request.dataset):
-        raise ValueError(f"{len(new_experts)} --expert for {len(request.dataset)} --dataset; give one per dataset or none")
-    for i, path in enumerate(request.dataset):
-        experts.append(new_experts[i] if new_experts else str(_train_expert(request, path)))
-    metas = [dataset_metadata(Path(p)) for p in datasets]
-    task_names = [m["task"] for m in metas]
-    if len(set(task_names)) != len(task_names):
-        raise DatasetError(f"polytask needs one dataset per task; got {task_names}")
-    image_size, state_keys = observation(request, metas)
-    parts = []
-    for i, (path, expert_path) in enumerate(zip(datasets, experts, strict=True)):
-        expert_checkpoint = load(expert_path)
-        spec = expert_checkpoint["observation"]
-        if spec["image_size"] != image_size or spec["state_keys"] != state_keys:
-            raise ValueError(f"expert {expert_path} sees {spec['image_size']} px images and {spec['state_keys']}, "
-                             f"the unified policy {image_size} px and {state_keys}")
-        network, _ = build_policy(expert_checkpoint)
-        parts.append(relabel(load_dataset(Path(path), image_size, state_keys, i), network))
-    config = hyperparameters("polytask", request)
-    torch.manual_seed(request.seed)
-    arch = architecture(request, image_size, state_keys, _action_dim([Path(p) for p in datasets]), len(task_names), request.conditioning)
-    run_request = replace(request, dataset=[Path(p) for p in datasets])
-    spec = make_spec("polytask", metas, task_names, run_request, config, {"polytask": {"datasets": datasets, "experts": experts}})
-    stages = [Stage("distill", concatenate(parts), request.steps)]
-    trainer = Trainer(request.out, normalized(BehaviorDistillation(arch, config), stages), stages, spec, run_config(request))
-    summary = trainer.run(resume=request.resume)
-    unified = Policy(load(request.out / "best.pt"), task=task_names[0])
-    rows = {}
-    for name, expert_path in zip(task_names, experts, strict=True):
-        expert_rate = evaluate(Policy(load(expert_path)), spec.robot, name, request.eval_episodes, request.eval_seed).rate
-        unified.set_task(name)
-        rows[name] = {"expert": expert_rate, "unified": evaluate(unified, spec.robot, name, request.eval_episodes, request.eval_seed).rate}
-    expert_total, unified_total = sum(r["expert"] for r in rows.values()), sum(r["unified"] for r in rows.values())
-    summary["polytask"] = {"per_task": rows, "expert_cumulative": expert_total, "unified_cumulative": unified_total,
-                           "ratio": unified_total / expert_total if expert_total else None}
-    (request.out / "polytask.json").write_text(json.dumps(summary["polytask"], indent=2))
-    return summary
-
-
-def lifelong(request) -> dict:
-    """PolyTask's lifelong mode: the previous run's tasks plus the new ones, distilled again; the
-    forgetting is each old task's success before minus after."""
-    from policy_server.checkpoint import load
-
-    previous_path = Path(request.lifelong_from) / "best.pt"
-    previous = load(previous_path)["training"].get("polytask")
-    if previous is None:
-        raise ValueError(f"{previous_path} is not a polytask run")
-    before = json.loads((Path(request.lifelong_from) / "polytask.json").read_text())["per_task"]
-    summary = polytask(request, previous)
-    after = summary["polytask"]["per_task"]
-    summary["lifelong"] = {"forgetting": {t: before[t]["unified"] - after[t]["unified"] for t in before},
-                           "before": {t: before[t]["unified"] for t in before}, "after": {t: r["unified"] for t, r in after.items()}}
-    (request.out / "lifelong.json").write_text(json.dumps(summary["lifelong"], indent=2))
-    return summary
-
-
-def _train_expert(request, dataset: Path) -> Path:
-    task = dataset_metadata(dataset)["task"]
-    out = request.out / "experts" / task
-    expert_request = replace(request, algo=request.expert_algo, dataset=[dataset], prior=[], out=out,
-                               resume=request.resume and (out / "last.pt").exists())
-    if not expert_request.resume and (out / "best.pt").exists():
-        return out / "best.pt"  # trained by an earlier, interrupted polytask run
-    print(f"polytask: training the {task} expert ({request.expert_algo}) in {out}")
-    trainer(expert_request).run(resume=expert_request.resume)
-    return out / "best.pt"

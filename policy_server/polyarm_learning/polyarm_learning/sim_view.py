@@ -19,7 +19,7 @@ class SimDepthCamera:
     (16UC1: whole millimetres), from the scene's perception camera, in the sim's own engine."""
 
     def __init__(self, robot, width: int = 320, height: int = 240):
-        self.config = CameraConfig.perception_view(robot.name, width=width, height=height)
+        self.config = CameraConfig.perception_view(robot, width=width, height=height)
         self.base_from_camera = pose_matrix(self.config.optical_rotation(), self.config.position)
         self._renderer = None
 

@@ -89,7 +89,7 @@ def request_from(args: argparse.Namespace):
 
 def train(request) -> dict:
     """Run a TrainRequest (polyarm_learning.recipes)."""
-    from polyarm_learning import recipes
+    from polyarm_learning import polytask, recipes, sequential
     from polyarm_learning.allocator import keep_freed_memory
 
     keep_freed_memory()
@@ -99,15 +99,15 @@ def train(request) -> dict:
     if request.shared_encoder and request.algo not in ("sac", "cql", "cql-si", "cog"):
         raise ValueError(f"--shared-encoder is for the actor-critic algorithms (sac, cql, cql-si, cog), not {request.algo}")
     if request.algo == "polytask" and request.lifelong_from:
-        return recipes.lifelong(request)
+        return polytask.lifelong(request)
     if not request.dataset:
         raise ValueError("give at least one --dataset")
     if request.algo == "polytask":
-        return recipes.polytask(request)
+        return polytask.polytask(request)
     trainer = recipes.trainer(request)
     summary = trainer.run(resume=request.resume)
     if request.algo == "cql-si":
-        summary["sequential"] = recipes.sequential_report(request, trainer)
+        summary["sequential"] = sequential.sequential_report(request, trainer)
     return summary
 
 

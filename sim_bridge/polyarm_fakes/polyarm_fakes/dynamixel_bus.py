@@ -30,7 +30,7 @@ import tty
 from pathlib import Path
 
 import numpy as np
-from polyarm_description import ROBOTS, get_robot
+from polyarm_description import ROBOTS, RobotProfile, get_robot
 from polyarm_drivers import dynamixel_table as T
 
 BROADCAST = 0xFE
@@ -146,10 +146,10 @@ class Servo:
 class DynamixelBus:
     """The servos of one arm and the MuJoCo arm behind them. `handle(raw)` answers one packet."""
 
-    def __init__(self, robot_name: str, realtime: bool = True):
+    def __init__(self, robot: RobotProfile, realtime: bool = True):
         from sim_bridge.devices import StandaloneMujocoDriver
 
-        self.robot = get_robot(robot_name)
+        self.robot = robot
         bus = self.robot.servo_bus
         self.servos = {dxl_id: Servo(name, dxl_id, model) for name, dxl_id, model in bus["servos"]}
         self.by_name = {s.name: s for s in self.servos.values()}
@@ -424,7 +424,7 @@ def main(argv: list[str] | None = None) -> int:
     # The physics and the servo threads share the GIL with the bus; a reply must come within the SDK's wait
     # (34 ms for a ping), so the bus thread gets the interpreter back sooner than Python's default 5 ms.
     sys.setswitchinterval(0.0005)
-    bus = DynamixelBus(args.robot)
+    bus = DynamixelBus(get_robot(args.robot))
     bus.start()
     pty = PtyBus(bus)
     link = Path(args.port) if args.port else None

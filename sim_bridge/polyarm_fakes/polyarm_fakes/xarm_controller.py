@@ -38,7 +38,7 @@ import time
 import mujoco
 import numpy as np
 from polyarm_core.rotations import matrix_to_rpy
-from polyarm_description import get_robot, home_joints, joint_limits, load_model
+from polyarm_description import RobotProfile, get_robot, home_joints, joint_limits, load_model
 
 REGISTERS = {  # register: what it does (the SDK's XCONF.UxbusReg numbering)
     1: "get version", 2: "get robot SN", 11: "motion enable", 12: "set state", 13: "get state",
@@ -67,10 +67,10 @@ class XArmFirmware:
     """The controller's state machine over the MuJoCo arm. Its methods do not lock: the command server, the
     report streams and the sync thread each hold `lock` around what they call."""
 
-    def __init__(self, robot_name: str = "xarm7", realtime: bool = True):
+    def __init__(self, robot: RobotProfile, realtime: bool = True):
         from sim_bridge.devices import StandaloneMujocoDriver
 
-        self.robot = get_robot(robot_name)
+        self.robot = robot
         self.facts = self.robot.xarm_controller
         self.arm = StandaloneMujocoDriver.create(self.robot, realtime=realtime)
         model = load_model(self.robot)
@@ -389,8 +389,8 @@ class ReportServer:
 class XArmControllerServer:
     """The firmware with its command socket and report streams, on `host` (and the Unix socket)."""
 
-    def __init__(self, robot_name: str = "xarm7", host: str = "127.0.0.1", port: int = 502, uds: bool = False):
-        self.firmware = XArmFirmware(robot_name)
+    def __init__(self, robot: RobotProfile, host: str = "127.0.0.1", port: int = 502, uds: bool = False):
+        self.firmware = XArmFirmware(robot)
         self.commands = CommandServer(self.firmware)
         self.reports = {30001: ReportServer(self.firmware, "normal", SLOW_REPORT_HZ),
                         30002: ReportServer(self.firmware, "rich", SLOW_REPORT_HZ),
@@ -485,7 +485,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--uds", action="store_true", help="also serve /tmp/xarmcontroller_uds_502 (no root needed)")
     args = parser.parse_args(argv)
     sys.setswitchinterval(0.0005)  # the sockets answer beside the physics thread (as the Dynamixel bus does)
-    server = XArmControllerServer(args.robot, args.host, args.port, args.uds)
+    server = XArmControllerServer(get_robot(args.robot), args.host, args.port, args.uds)
     try:
         server.start()
     except PermissionError:

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 from polyarm_core.rotations import look_at_optical
-from polyarm_description import get_robot
+from polyarm_description import RobotProfile
 
 # A wrist camera's default pose in the TCP frame (position, look_at): 6 cm to the side of the fingers and
 # 8 cm behind the TCP, looking along the gripper.
@@ -34,16 +34,16 @@ class CameraConfig:
     mount: str = "world"
 
     @classmethod
-    def for_robot(cls, robot: str, **overrides) -> "CameraConfig":
+    def for_robot(cls, robot: RobotProfile, **overrides) -> "CameraConfig":
         """The robot profile's default view: the camera looks at the middle of the arm's tabletop workspace."""
-        position, look_at = get_robot(robot).camera_view
+        position, look_at = robot.camera_view
         return replace(cls(position=position, look_at=look_at), **overrides)
 
     @classmethod
-    def perception_view(cls, robot: str, **overrides) -> "CameraConfig":
+    def perception_view(cls, robot: RobotProfile, **overrides) -> "CameraConfig":
         """The profile's depth camera for perception (every scene has it, as "perception_camera"); its
         intrinsics are resolution-free (the default's), so one model camera serves every size."""
-        position, look_at = get_robot(robot).perception_camera_view
+        position, look_at = robot.perception_camera_view
         return replace(cls(position=position, look_at=look_at, name="perception_camera"), **overrides)
 
     def __post_init__(self):

@@ -46,8 +46,8 @@ class PolyarmEnv(gym.Env):
         self.robot, self.backend = get_robot(robot), backend
         self.task = make_task(task, self.robot, area_cm2, density)
         self.episode_length = episode_length or self.task.default_episode_length
-        self.camera = CameraConfig.for_robot(robot, width=camera_width, height=camera_height)
-        config = default_config(robot)
+        self.camera = CameraConfig.for_robot(self.robot, width=camera_width, height=camera_height)
+        config = default_config(self.robot.name)
         self.loop = ControlledSim(self.robot, config, sim=make_sim(backend, self.robot, self.camera, self.task))
         self.ticks_per_step = round(config.rate_hz / policy_rate_hz)
         # the state quaternion's hemisphere: the arm's home orientation, or what a checkpoint was trained with

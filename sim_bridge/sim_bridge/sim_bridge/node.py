@@ -50,7 +50,7 @@ class SimNode(Node):
         super().__init__("sim", parameter_overrides=list(overrides))
         p = declare_parameters(self, parameters)
         robot = get_robot(p["robot"])  # UnknownRobotError (a ValueError) lists the valid robots
-        self.camera = _camera_config(robot.name, p) if p["camera.enabled"] else None
+        self.camera = _camera_config(robot, p) if p["camera.enabled"] else None
         self.board = _board_mount(robot, p)
         self._sim_args = (robot, self.camera, p["physics_rate"], p["effort_timeout"])
         if p["backend"] not in ("mujoco", "pybullet"):
@@ -246,7 +246,7 @@ def _board_mount(robot, p: dict) -> BoardMount | None:
     return BoardMount(p["calibration.board"], board, table_xy)
 
 
-def _camera_config(robot: str, p: dict) -> CameraConfig:
+def _camera_config(robot, p: dict) -> CameraConfig:
     overrides = dict(width=int(p["camera.width"]), height=int(p["camera.height"]), rate_hz=float(p["camera.rate"]),
                      mount=p["camera.mount"])
     for key in ("fx", "fy"):

@@ -39,7 +39,7 @@ def build_scene(robot: RobotProfile, camera: CameraConfig | None, physics_rate: 
     if camera is not None:
         _add_camera(spec, camera, robot.tcp_site)
     if robot.perception_camera_view:  # rendered only when asked for (polyarm_learning.sim_view)
-        _add_camera(spec, CameraConfig.perception_view(robot.name))
+        _add_camera(spec, CameraConfig.perception_view(robot))
     return spec
 
 
