@@ -20,7 +20,7 @@ export AMENT_PREFIX_PATH := $(abspath $(VENV)):$(AMENT_PREFIX_PATH)
 export ROS_AUTOMATIC_DISCOVERY_RANGE ?= LOCALHOST
 export PYTHONUNBUFFERED := 1
 
-.PHONY: demo train-demo train-pick-state test bench check-gl check-usb clean
+.PHONY: demo train-demo train-pick-state test check bench check-gl check-usb clean
 
 demo: $(STAMP) check-gl check-usb
 	$(VENV)/bin/polyarm demo
@@ -46,8 +46,13 @@ train-pick-state: $(STAMP) check-gl
 	  --dataset $(PICK_DATA) --out $(PICK_RUN)
 	cp $(PICK_RUN)/best.pt demo/panda_pick_state.pt
 
+# Every test: what CI runs (.ci/run). `make check` is the fast tier for the edit-test loop (under 5 minutes on
+# 2 cores): no ROS process, no training, no robot protocol simulator, no many-episode run (pyproject.toml's markers).
 test: $(STAMP) check-gl check-usb
 	$(PY) -m pytest
+
+check: $(STAMP) check-gl check-usb
+	$(PY) -m pytest -m "not ros and not training and not robot_sim and not slow"
 
 bench: $(STAMP) check-gl
 	$(PY) bench/bench_core.py

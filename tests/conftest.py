@@ -34,6 +34,16 @@ from workspace import REPO, WORKSPACE, package_dirs  # noqa: E402
 WORKSPACE_PACKAGES = set(package_dirs())
 
 
+# Fixtures that train a policy: a test that uses one is in the training tier (pyproject.toml's markers).
+TRAINING_FIXTURES = {"reach_bc_run", "wx250s_reach_bc_run"}
+
+
+def pytest_collection_modifyitems(items):
+    for item in items:
+        if TRAINING_FIXTURES & set(item.fixturenames):
+            item.add_marker(pytest.mark.training)
+
+
 def sourced_environment() -> dict:
     """This environment less what would make a sourced install space's packages lose to the venv's."""
     return {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "AMENT_PREFIX_PATH", "COLCON_PREFIX_PATH")}
@@ -78,7 +88,10 @@ def rclpy_context():
 
 
 @pytest.fixture
-def node(rclpy_context, request):
+def node(rclpy_context, request, start_node):
+    """A test's own rclpy node. It asks for start_node so that it is destroyed before the processes the
+    test started are stopped: a controller lingers on shutdown while a controller/target_pose publisher
+    is still there (up to 4 s, so a policy's last controller/hold is answered), and the test's node is one."""
     import rclpy
 
     n = rclpy.create_node(f"test_{request.node.name[:40].replace('[', '_').replace(']', '').replace('-', '_')}")

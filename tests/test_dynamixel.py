@@ -14,6 +14,8 @@ from polyarm_core.registry import factory
 from polyarm_description import get_robot
 from real_arm_graph import reach_goals
 
+pytestmark = pytest.mark.robot_sim
+
 dynamixel_sdk = pytest.importorskip("dynamixel_sdk")
 
 

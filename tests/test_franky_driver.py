@@ -19,7 +19,8 @@ from polyarm_core.registry import factory
 from polyarm_description import get_robot
 from real_arm_graph import hold_target, reach_goals, trigger
 
-pytestmark = pytest.mark.skipif(not FRANKY_SIM.exists(), reason="franky-sim is not installed (requirements/base.txt)")
+pytestmark = [pytest.mark.robot_sim,
+              pytest.mark.skipif(not FRANKY_SIM.exists(), reason="franky-sim is not installed (requirements/base.txt)")]
 
 
 @pytest.fixture

@@ -72,6 +72,7 @@ def test_the_template_is_the_shed_the_sim_builds():
     assert points[:, 2].max() > HALF_SIZE + 0.004 and points[:, 2].min() == pytest.approx(-HALF_SIZE)
 
 
+@pytest.mark.slow
 def test_the_block_pose_over_20_seeded_placements_is_within_the_gate(pick_scene):
     robot, task, sim, camera = pick_scene
     estimator = estimator_for(robot, task)
@@ -147,6 +148,7 @@ def test_with_the_gripper_over_the_block_a_pose_is_within_the_gate_or_there_is_n
 PICK_CHECKPOINT = Path(__file__).resolve().parents[1] / "demo" / "panda_pick_state.pt"
 
 
+@pytest.mark.slow
 def test_a_state_based_pick_policy_on_perception_succeeds_within_10_points_of_the_ground_truth():
     """The shipped state-based pick checkpoint (BC), over the same 20 seeds, reading the block's position
     from the sim's ground truth and then from perception (polyarm evaluate [--perception])."""

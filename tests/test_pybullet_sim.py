@@ -204,6 +204,7 @@ def test_the_gymnasium_env_runs_on_pybullet_with_the_same_observations():
 PYBULLET_FLOORS = {"reach": 0.95, "press_button": 0.9, "pick": 0.75}
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("task", list(PYBULLET_FLOORS))
 def test_scripted_policies_reach_their_documented_floors_in_pybullet(task):
     env = PolyarmEnv("panda", task, image_size=0, backend="pybullet")

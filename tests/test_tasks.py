@@ -198,6 +198,7 @@ DOCUMENTED_SUCCESS = {"reach": 0.95, "press_button": 0.9, "pick": 0.75, "place_i
                       "open_drawer": 0.85, "close_drawer": 0.85, "take_out_of_closed_drawer": 0.7}
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("task", list(DOCUMENTED_SUCCESS))
 def test_scripted_policy_reaches_its_documented_success_rate(task):
     env = PolyarmEnv("panda", task, image_size=0)

@@ -51,6 +51,7 @@ def test_compare_plots_several_runs_and_names_a_run_without_evaluations(reach_bc
     assert "has no eval.csv" in capsys.readouterr().err
 
 
+@pytest.mark.training
 @pytest.mark.parametrize("algo", sorted(LEARNING))
 def test_offline_rl_learns_reach_from_scripted_state_data(algo, reach_state_dataset, tmp_path):
     out = tmp_path / algo
@@ -60,6 +61,7 @@ def test_offline_rl_learns_reach_from_scripted_state_data(algo, reach_state_data
     assert {"critic_loss", "actor_loss"} <= steps  # the RL phase ran, not just its warm start
 
 
+@pytest.mark.training
 def test_a_trained_checkpoint_gives_the_trainers_action_in_the_policy_server(reach_state_dataset, tmp_path):
     from polyarm_learning import recipes
 
@@ -258,6 +260,7 @@ def _last_weights(path):
     return load(path)["state_dicts"]
 
 
+@pytest.mark.training
 def test_training_is_deterministic_for_a_seed_and_resumes_exactly(reach_state_dataset, tmp_path, capsys):
     base = ["--algo", "cql", "--dataset", str(reach_state_dataset), "--eval-episodes", "0", "--no-progress",
             "--batch-size", "32", "--bc-steps", "20", "--save-every", "1000"]
@@ -298,6 +301,7 @@ def press_state_dataset(tmp_path_factory):
     return path
 
 
+@pytest.mark.training
 def test_cql_si_trains_tasks_in_sequence_and_reports_forgetting_and_transfer(reach_state_dataset, press_state_dataset, reach_bc_run, tmp_path):
     out = tmp_path / "si"
     assert train(["--algo", "cql-si", "--dataset", str(reach_state_dataset), "--dataset", str(press_state_dataset),
@@ -312,6 +316,7 @@ def test_cql_si_trains_tasks_in_sequence_and_reports_forgetting_and_transfer(rea
     assert {int(r["step"]) for r in csv.DictReader((out / "eval.csv").open())} == {20, 40, 60, 80}
 
 
+@pytest.mark.training
 def test_polytask_distills_experts_and_adds_a_task_in_lifelong_mode(reach_state_dataset, press_state_dataset, reach_bc_run, tmp_path):
     common = ["--steps", "40", "--eval-every", "40", "--eval-episodes", "2", "--batch-size", "32", "--no-progress"]
     first = tmp_path / "poly1"
@@ -328,6 +333,7 @@ def test_polytask_distills_experts_and_adds_a_task_in_lifelong_mode(reach_state_
     Policy(checkpoint, task="press_button")  # the server runs the unified policy on either task
 
 
+@pytest.mark.training
 def test_cog_relabels_prior_data_with_zero_reward(reach_state_dataset, press_state_dataset, tmp_path):
     from polyarm_learning.data import load_dataset
 

@@ -16,7 +16,8 @@ from polyarm_core.registry import factory
 from polyarm_description import get_robot
 
 xarm = pytest.importorskip("xarm")
-pytestmark = pytest.mark.skipif(not can_serve_port(502), reason="the SDK dials port 502, which needs root here")
+pytestmark = [pytest.mark.robot_sim,
+              pytest.mark.skipif(not can_serve_port(502), reason="the SDK dials port 502, which needs root here")]
 
 
 @pytest.fixture
