@@ -5,6 +5,7 @@ RobotDriver interface and through `polyarm driver --backend lab_servo_arm`, with
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -19,10 +20,12 @@ PLUGIN = Path(__file__).resolve().parent / "plugins" / "lab_servo_arm"
 
 @pytest.fixture(scope="module")
 def installed_plugin(tmp_path_factory):
-    """pip install of the plugin into a folder of its own, put on sys.path (and PYTHONPATH for the nodes)."""
-    site = tmp_path_factory.mktemp("site")
+    """pip install of the plugin into a folder of its own, put on sys.path (and PYTHONPATH for the nodes).
+    It builds from a copy, so the checkout gets no build folder."""
+    site, source = tmp_path_factory.mktemp("site"), tmp_path_factory.mktemp("source") / PLUGIN.name
+    shutil.copytree(PLUGIN, source)
     done = subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--no-index",
-                           "--no-build-isolation", "--target", str(site), str(PLUGIN)],
+                           "--no-build-isolation", "--target", str(site), str(source)],
                           capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stdout + done.stderr
     sys.path.insert(0, str(site))
