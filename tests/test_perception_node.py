@@ -27,10 +27,13 @@ def sim_camera_arguments(robot: str) -> list[str]:
     return ["-p", f"camera.position:={view['camera.position']}", "-p", f"camera.look_at:={view['camera.look_at']}"]
 
 
-# The ground truth comes at 200 Hz. With the sim and perception busy on the other core, this process can go
-# 50 ms without running its executor; a reader queue of 10 (STATE's depth) then drops the truth of the very
-# stamps perception used, and no perceived pose finds its match (a fresh-clone run failed so). The reader
-# keeps 20 s of truth instead, so every sample the sim sent is there to match.
+# The ground truth comes at 200 Hz and is matched to each perceived pose by stamp. A fresh-clone run once got
+# 20 perceived poses and not one truth. The cause is discovery: this process's reader matched the sim's
+# sim/object_pose writer 0.6-0.9 s after the sim started in some runs and 3.6 s in others (Fast DDS's next
+# announcement), which under load came as late as the first perceived pose (8 runs with both cores busy),
+# and a volatile reader gets nothing sent before it matched. So the test waits for the truth to flow
+# before it counts poses. Its reader also keeps 20 s of truth, so that a stall of this process's executor
+# longer than STATE's 10 samples (50 ms) drops none of the stamps perception used.
 TRUTH_QOS = QoSProfile(depth=4000, reliability=ReliabilityPolicy.RELIABLE, history=HistoryPolicy.KEEP_LAST)
 
 
@@ -41,6 +44,8 @@ def test_the_perception_node_publishes_the_block_pose_at_5_hz_or_more(node, star
     sim = start_node("sim", "--robot", "panda", "--task", "pick", "--seed", "7", "--ros-args", *sim_camera_arguments("panda"))
     perception = start_node("perception", "--robot", "panda", "--task", "pick")
     try:
+        spin_until(node, lambda: truth.messages, 60, "the sim's ground truth on sim/object_pose")
+        perceived.clear()  # a pose from before the truth flowed has none to be compared with
         spin_until(node, lambda: len(perceived.messages) >= 20, 60, "20 poses from the perception node")
     except TimeoutError:
         raise AssertionError(f"sim:\n{sim.log()}\nperception:\n{perception.log()}") from None
