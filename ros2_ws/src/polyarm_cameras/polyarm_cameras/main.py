@@ -14,24 +14,15 @@ import sys
 def main(argv: list[str] | None = None) -> int:
     from polyarm_common.entry import parameter_overrides, run_node, split_ros_args
     from polyarm_common.ros_env import configure_ros_environment
+    from polyarm_core.registry import names, parse_with_backend_options
 
     parser = argparse.ArgumentParser(prog="polyarm camera", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--backend", choices=["realsense", "opencv"], help="default realsense")
-    parser.add_argument("--serial", help="realsense: the camera's serial number (default: the first found)")
-    parser.add_argument("--playback", help="realsense: play this .db3 recording (looped) instead of a camera")
-    parser.add_argument("--device", help="opencv: /dev/video index, a video file or a stream URL")
-    parser.add_argument("--camera-info", dest="camera_info_file", help="opencv: intrinsics (camera_info YAML)")
-    parser.add_argument("--width", type=int)
-    parser.add_argument("--height", type=int)
-    parser.add_argument("--fps", type=float)
+    parser.add_argument("--backend", choices=names("camera"), help="default realsense; `--backend B --help` lists B's options")
     own, ros_args = split_ros_args(argv)
-    args = parser.parse_args(own)
+    given = {k: v for k, v in parse_with_backend_options(parser, own, "camera", default="realsense").items() if v is not None}
     configure_ros_environment()
     # the backends say what the device does (connected, unplugged, reconnected) through logging
     logging.basicConfig(level=logging.INFO, format="[%(levelname)s] [camera]: %(message)s")
-    given = {k: v for k, v in vars(args).items() if v is not None}
-    if given.get("backend", "realsense") == "realsense" and "fps" in given:
-        given["fps"] = int(given["fps"])
 
     def make_node():
         from polyarm_cameras.node import CameraNode

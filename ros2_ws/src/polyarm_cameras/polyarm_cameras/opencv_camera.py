@@ -26,7 +26,8 @@ log = logging.getLogger("polyarm.opencv_camera")
 @dataclass(frozen=True)
 class OpenCVCameraConfig:
     device: str = option("0", "a /dev/video index, a video file or a stream URL")
-    camera_info_file: str = option("", "intrinsics, camera_info YAML (polyarm calibrate intrinsics); empty: no camera_info")
+    camera_info_file: str = option("", "intrinsics, camera_info YAML (polyarm calibrate intrinsics); empty: no camera_info",
+                                   aliases=("--camera-info",))
     width: int = option(0, "requested width, px (0: the device's own)")
     height: int = option(0, "requested height, px (0: the device's own)")
     fps: float = option(0.0, "requested frame rate (0: the device's or the file's own)")

@@ -12,9 +12,10 @@ import argparse
 from dataclasses import MISSING, field, fields
 
 
-def option(default, help: str, choices: tuple = ()):  # noqa: A002 - argparse's word for it
-    """A user-facing field: its default, what it does, and the values it may take (empty: any)."""
-    return field(default=default, metadata={"help": help, "choices": tuple(choices)})
+def option(default, help: str, choices: tuple = (), aliases: tuple = ()):  # noqa: A002 - argparse's word for it
+    """A user-facing field: its default, what it does, the values it may take (empty: any), and other flags
+    that mean it on the command line."""
+    return field(default=default, metadata={"help": help, "choices": tuple(choices), "aliases": tuple(aliases)})
 
 
 def described(config_class) -> dict[str, tuple]:
@@ -49,8 +50,9 @@ def add_arguments(parser: argparse.ArgumentParser, config_class, title: str) -> 
         default = f.default if f.default is not MISSING else f.default_factory()
         flag = "--" + f.name.replace("_", "-")
         text = f"{f.metadata['help']} (default {default!r})"
+        flags = (flag, *f.metadata.get("aliases", ()))
         if isinstance(default, bool):
-            group.add_argument(flag, dest=f.name, action=argparse.BooleanOptionalAction, default=None, help=text)
+            group.add_argument(*flags, dest=f.name, action=argparse.BooleanOptionalAction, default=None, help=text)
         else:
-            group.add_argument(flag, dest=f.name, type=type(default), default=None, help=text,
+            group.add_argument(*flags, dest=f.name, type=type(default), default=None, help=text,
                                choices=f.metadata["choices"] or None)

@@ -15,7 +15,10 @@ factory taking keyword options.
 
 from __future__ import annotations
 
+import argparse
 from importlib.metadata import EntryPoint, entry_points
+
+from polyarm_core.options import add_arguments
 
 GROUPS = {"driver": "polyarm.drivers", "camera": "polyarm.cameras", "teleop device": "polyarm.teleop_devices"}
 
@@ -43,3 +46,14 @@ def factory(kind: str, name: str):
         valid = ", ".join(sorted(found)) or "none installed"
         raise UnknownBackendError(f"unknown {kind} {name!r}; valid: {valid}")
     return found[name].load()
+
+
+def parse_with_backend_options(parser: argparse.ArgumentParser, argv: list[str], kind: str, default: str) -> dict:
+    """`argv` parsed by `parser` (which has a --backend option) and the flags of the backend it names, one per
+    field of its config dataclass; the values given, by name (None: not given). `--backend B --help` lists B's."""
+    first = argparse.ArgumentParser(add_help=False)
+    first.add_argument("--backend", default=default)
+    chosen = first.parse_known_args(argv)[0].backend
+    if chosen in names(kind):  # an unknown name is refused by `parser`, with the valid ones
+        add_arguments(parser, factory(kind, chosen).config_class, f"options of the {chosen} {kind}")
+    return vars(parser.parse_args(argv))

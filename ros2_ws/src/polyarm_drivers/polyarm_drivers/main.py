@@ -10,12 +10,15 @@ import argparse
 import os
 import sys
 
-from polyarm_core.options import add_arguments
-from polyarm_core.registry import factory, names
+from polyarm_core.registry import names, parse_with_backend_options
 from polyarm_description import ROBOTS
 
 
-def parser_for(backend: str) -> argparse.ArgumentParser:
+def main(argv: list[str] | None = None) -> int:
+    from polyarm_common.entry import parameter_overrides, run_node, split_ros_args
+    from polyarm_common.ros_env import configure_ros_environment
+
+    own, ros_args = split_ros_args(argv)
     parser = argparse.ArgumentParser(prog="polyarm driver", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--robot", choices=sorted(ROBOTS), help="which arm (default panda)")
@@ -26,20 +29,7 @@ def parser_for(backend: str) -> argparse.ArgumentParser:
     parser.add_argument("--controller", choices=["external", "in-driver"],
                         help="external (default): a controller node sends joint_commands; in-driver: the OSC law runs "
                              "in the driver's own real-time loop (franky's 1 kHz)")
-    add_arguments(parser, factory("driver", backend).config_class, f"options of the {backend} driver")
-    return parser
-
-
-def main(argv: list[str] | None = None) -> int:
-    from polyarm_common.entry import parameter_overrides, run_node, split_ros_args
-    from polyarm_common.ros_env import configure_ros_environment
-
-    own, ros_args = split_ros_args(argv)
-    first = argparse.ArgumentParser(add_help=False)
-    first.add_argument("--backend", default="mujoco")
-    backend = first.parse_known_args(own)[0].backend
-    known = backend if backend in names("driver") else "mujoco"  # an unknown name is refused next, with the valid ones
-    args = vars(parser_for(known).parse_args(own))
+    args = parse_with_backend_options(parser, own, "driver", default="mujoco")
     configure_ros_environment()
 
     def make_node():
