@@ -20,7 +20,7 @@ export AMENT_PREFIX_PATH := $(abspath $(VENV)):$(AMENT_PREFIX_PATH)
 export ROS_AUTOMATIC_DISCOVERY_RANGE ?= LOCALHOST
 export PYTHONUNBUFFERED := 1
 
-.PHONY: demo train-demo train-pick-state test check bench check-gl check-usb clean
+.PHONY: demo train-demo train-pick-state train-wx250s-reach test check bench check-gl check-usb clean
 
 demo: $(STAMP) check-gl check-usb
 	$(VENV)/bin/polyarm demo
@@ -48,6 +48,17 @@ train-pick-state: $(STAMP) check-gl
 
 # Every test: what CI runs (.ci/run). `make check` is the fast tier for the edit-test loop (under 5 minutes on
 # 2 cores): no ROS process, no training, no robot protocol simulator, no many-episode run (pyproject.toml's markers).
+# The wx250s's state-based reach checkpoint that the Dynamixel driver's closed-loop test runs (conftest's
+# reach_bc_run recipe on the WidowX: BC on 40 scripted episodes; shipped so that test trains nothing).
+WX_DATA ?= data/wx250s_reach_state
+WX_RUN ?= runs/wx250s_reach_state
+train-wx250s-reach: $(STAMP) check-gl
+	rm -rf $(WX_DATA) $(WX_RUN)
+	$(VENV)/bin/polyarm collect --robot wx250s --task reach --episodes 40 --image-size 0 --out $(WX_DATA)
+	$(VENV)/bin/polyarm train --algo bc --steps 3000 --batch-size 64 --eval-every 1500 --eval-episodes 10 \
+	  --dataset $(WX_DATA) --out $(WX_RUN)
+	cp $(WX_RUN)/best.pt demo/wx250s_reach_state.pt
+
 test: $(STAMP) check-gl check-usb
 	$(PY) -m pytest
 

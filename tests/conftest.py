@@ -35,7 +35,7 @@ WORKSPACE_PACKAGES = set(package_dirs())
 
 
 # Fixtures that train a policy: a test that uses one is in the training tier (pyproject.toml's markers).
-TRAINING_FIXTURES = {"reach_bc_run", "wx250s_reach_bc_run"}
+TRAINING_FIXTURES = {"reach_bc_run"}
 
 
 def pytest_collection_modifyitems(items):
@@ -167,19 +167,6 @@ def reach_bc_run(reach_state_dataset, tmp_path_factory) -> Path:
 
     out = tmp_path_factory.mktemp("runs") / "reach_bc"
     assert train([*BC_REACH_ARGS, "--dataset", str(reach_state_dataset), "--out", str(out)]) == 0
-    return out
-
-
-@pytest.fixture(scope="session")
-def wx250s_reach_bc_run(tmp_path_factory) -> Path:
-    """The same state-based BC reach recipe on the WidowX 250 6DOF (40 scripted episodes, CI-sized training)."""
-    from polyarm_learning.train import main as train
-    from sim_bridge.collect import main as collect
-
-    data = tmp_path_factory.mktemp("data") / "wx250s_reach_state"
-    assert collect(["--robot", "wx250s", "--task", "reach", "--episodes", "40", "--out", str(data), "--image-size", "0"]) == 0
-    out = tmp_path_factory.mktemp("runs") / "wx250s_reach_bc"
-    assert train([*BC_REACH_ARGS, "--dataset", str(data), "--out", str(out)]) == 0
     return out
 
 

@@ -243,8 +243,9 @@ def test_polyarm_up_on_the_dynamixel_bus_settles_a_5cm_step_within_3mm_in_1_5_s(
 @pytest.mark.ros
 @pytest.mark.timeout(600)
 def test_a_reach_checkpoint_reaches_its_goals_through_the_dynamixel_driver_as_over_the_sim_node(
-        wx250s_reach_bc_run, fake_bus_process, node, tmp_path):
-    """A state-based BC reach checkpoint trained by the project: 6 goals over the sim node (`polyarm eval`), then
+        fake_bus_process, node, tmp_path):
+    """The shipped state-based BC reach checkpoint of the wx250s (`make train-wx250s-reach`: the recipe of
+    conftest's reach_bc_run on this arm): 6 goals over the sim node (`polyarm eval`), then
     the same 6 through the policy node, the controller and the Dynamixel driver over the fake bus, the goal on
     perception/object_pose as perception would give it, each episode from driver/home."""
     import json
@@ -254,7 +255,7 @@ def test_a_reach_checkpoint_reaches_its_goals_through_the_dynamixel_driver_as_ov
 
     from conftest import REPO
 
-    checkpoint = str(wx250s_reach_bc_run / "best.pt")
+    checkpoint = str(REPO / "demo" / "wx250s_reach_state.pt")
     done = subprocess.run([sys.executable, "-m", "polyarm.cli", "eval", "--robot", "wx250s", "--task", "reach",
                            "--checkpoint", checkpoint, "--episodes", "6", "--no-camera", "--out", str(tmp_path / "eval")],
                           capture_output=True, text=True, timeout=400, cwd=REPO, check=False)
