@@ -24,8 +24,8 @@ SIMS = ("mujoco", "pybullet", "none")
 # with sim none: the arm's driver node in this graph ("": none, the lab starts it), any installed but the sim's own
 DRIVERS = ("", *(name for name in names("driver") if name != "mujoco"))
 # Where the OSC law runs: "node" (the controller node, over topics at 100 Hz) or "in-driver" (inside the
-# driver's own real-time loop). "": the driver's choice: in-driver for franky (docs/architecture.md, "The
-# torque path"), node for everything else: the drivers that declare a real-time loop of their own.
+# driver's own real-time loop). "": the driver's choice: in-driver for a driver that declares a real-time loop of
+# its own (franky; docs/architecture.md, "The torque path"), node for everything else.
 CONTROLLERS = ("", "node", "in-driver")
 CAMERA_BACKENDS = ("", *names("camera"))  # with sim none: the camera node's backend ("": none, or started outside)
 # the bringup's arguments that go to the driver node, as the option of the same name where its driver has one
@@ -61,7 +61,7 @@ class Bringup:
     seed: int = 0
     namespace: str = ""
     record: str = ""  # MCAP output directory; empty: no recorder
-    driver: str = ""  # with sim none: the registry name of the arm's driver (polyarm_core.registry.DRIVERS)
+    driver: str = ""  # with sim none: the registry name of the arm's driver (a polyarm.drivers entry point)
     robot_ip: str = ""  # the driver's robot address (franky, xarm)
     port: str = ""  # the driver's serial device (dynamixel: the U2D2, or the fake bus's pty)
     realtime: str = "enforce"  # franky: require a real-time kernel, or "ignore" (franky-sim, no RT kernel)
