@@ -18,14 +18,16 @@ def option(default, help: str, choices: tuple = (), aliases: tuple = ()):  # noq
     return field(default=default, metadata={"help": help, "choices": tuple(choices), "aliases": tuple(aliases)})
 
 
-def described(config_class) -> dict[str, tuple]:
-    """name: (default, description) of the user-facing fields, in declaration order."""
-    table = {}
+def _user_fields(config_class):
+    """(field, default) of each user-facing field, in declaration order."""
     for f in fields(config_class):
         if "help" in f.metadata:
-            default = f.default if f.default is not MISSING else f.default_factory()
-            table[f.name] = (default, f.metadata["help"])
-    return table
+            yield f, (f.default if f.default is not MISSING else f.default_factory())
+
+
+def described(config_class) -> dict[str, tuple]:
+    """name: (default, description) of the user-facing fields, in declaration order."""
+    return {f.name: (default, f.metadata["help"]) for f, default in _user_fields(config_class)}
 
 
 def make_config(config_class, **options):
@@ -44,10 +46,7 @@ def make_config(config_class, **options):
 def add_arguments(parser: argparse.ArgumentParser, config_class, title: str) -> None:
     """One `--name` flag per user-facing field (default None: a flag not given leaves the parameter's default)."""
     group = parser.add_argument_group(title)
-    for f in fields(config_class):
-        if "help" not in f.metadata:
-            continue
-        default = f.default if f.default is not MISSING else f.default_factory()
+    for f, default in _user_fields(config_class):
         flag = "--" + f.name.replace("_", "-")
         text = f"{f.metadata['help']} (default {default!r})"
         flags = (flag, *f.metadata.get("aliases", ()))

@@ -253,7 +253,8 @@ class FrankyDriver(RobotDriver):
         self._running = False
         if self._arm is not None:
             self.stop_loop()
-            self.gripper.close()  # a gripper motion in progress ends first
+            if self.gripper is not None:  # None when connect() failed at the gripper
+                self.gripper.close()  # a gripper motion in progress ends first
 
     def diagnostics(self) -> dict:
         now = time.monotonic()
