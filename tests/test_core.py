@@ -20,6 +20,7 @@ from polyarm_core.rotations import (
     matrix_to_rpy,
     orientation_error,
     quat_to_matrix,
+    rpy_to_matrix,
 )
 from polyarm_description import get_robot
 
@@ -61,6 +62,7 @@ def test_roll_pitch_yaw_compose_back_to_the_rotation():
         roll, pitch, yaw = matrix_to_rpy(R)
         composed = from_rotation_vector(yaw * z) @ from_rotation_vector(pitch * y) @ from_rotation_vector(roll * x)
         assert np.allclose(composed, R, atol=1e-9) and abs(pitch) <= math.pi / 2
+        assert np.allclose(rpy_to_matrix((roll, pitch, yaw)), R, atol=1e-9)
     down = from_rotation_vector(math.pi * x)  # the xArm's home: TCP straight down
     assert np.allclose(np.abs(matrix_to_rpy(down)), [math.pi, 0.0, 0.0], atol=1e-9)
 

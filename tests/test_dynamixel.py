@@ -70,7 +70,50 @@ def test_the_sdk_reads_and_writes_each_field_and_eeprom_locks_under_torque(sdk):
     result, error = ph.write1ByteTxRx(port, 7, 11, 1)  # Operating Mode is EEPROM
     assert result == 0 and error == 7, "the access error of a locked EEPROM"
     assert ph.read1ByteTxRx(port, 7, 11)[0] == 3, "unchanged"
-    assert ph.read2ByteTxRx(port, 7, 200)[1] != 0 or ph.read2ByteTxRx(port, 7, 200)[2] != 0, "past the table: refused"
+    assert ph.read2ByteTxRx(port, 7, 700)[1] != 0 or ph.read2ByteTxRx(port, 7, 700)[2] != 0, "past the table: refused"
+
+
+def test_the_servos_answer_bad_writes_as_the_e_manual_says_and_take_the_rest_of_protocol_2(sdk):
+    """Range, access and instruction errors; indirect addresses; REG WRITE and ACTION; fast sync read;
+    factory reset; clear multi-turn; the alert bit while a hardware error stands."""
+    from dynamixel_sdk import COMM_SUCCESS, GroupSyncRead
+
+    bus, port, ph = sdk
+    assert ph.write1ByteTxRx(port, 2, 64, 1) == (0, 0)
+    assert ph.write4ByteTxRx(port, 2, 116, 0) == (0, 4), "a goal below the shoulder's Min Position Limit: range error"
+    assert ph.write4ByteTxRx(port, 2, 116, 3000) == (0, 0), "within 819..3345: taken"
+    assert ph.write2ByteTxRx(port, 2, 132, 100) == (0, 7), "Present Position is read-only: access error"
+    assert ph.write2ByteTxRx(port, 2, 168, 132) == (0, 7), "an indirect address while torque is on: access error"
+    assert ph.write1ByteTxRx(port, 2, 64, 0) == (0, 0)
+    for k in range(4):  # Indirect Data 1-4 stand for Present Position
+        assert ph.write2ByteTxRx(port, 2, 168 + 2 * k, 132 + k) == (0, 0)
+    indirect, _, _ = ph.read4ByteTxRx(port, 2, 224)
+    assert indirect == ph.read4ByteTxRx(port, 2, 132)[0]
+
+    assert ph.regWriteTxRx(port, 1, 65, 1, [1]) == (0, 0) and ph.read1ByteTxRx(port, 1, 65)[0] == 0, "held"
+    assert ph.read1ByteTxRx(port, 1, 69)[0] == 1, "Registered Instruction"
+    assert ph.action(port, 1) == 0 and ph.read1ByteTxRx(port, 1, 65)[0] == 1, "done at ACTION"
+
+    fast = GroupSyncRead(port, ph, 132, 4)
+    for dxl_id in (1, 4, 6):
+        assert fast.addParam(dxl_id)
+    assert fast.fastSyncRead() == COMM_SUCCESS
+    for dxl_id in (1, 4, 6):
+        assert fast.getData(dxl_id, 132, 4) == ph.read4ByteTxRx(port, dxl_id, 132)[0]
+
+    assert ph.write1ByteTxRx(port, 6, 31, 70) == (0, 0)  # Temperature Limit, an EEPROM item
+    assert ph.factoryReset(port, 6, 0x02) == (0, 0)
+    assert ph.read1ByteTxRx(port, 6, 31)[0] == 80 and ph.ping(port, 6)[1] == COMM_SUCCESS, "defaults back, ID kept"
+    assert ph.clearMultiTurn(port, 6) == (0, 0)
+    txpacket = [0] * 10
+    txpacket[4], txpacket[5], txpacket[7] = 6, 3, 0x7F  # an instruction no X-series servo knows
+    _, result, error = ph.txRxPacket(port, txpacket)
+    assert result == COMM_SUCCESS and error == 2, "instruction error"
+
+    bus.overheat(6)
+    assert ph.read1ByteTxRx(port, 6, 70) == (0x04, 0, 0x80), "overheating, and the alert bit"
+    assert ph.write1ByteTxRx(port, 6, 64, 1) == (0, 7 | 0x80), "no torque while the error stands"
+    assert ph.reboot(port, 6) == (0, 0) and ph.read1ByteTxRx(port, 6, 70) == (0, 0, 0)
 
 
 def test_sync_write_moves_the_arm_and_sync_and_bulk_read_see_it(sdk):
@@ -205,17 +248,19 @@ def test_the_dynamixel_driver_node_conforms_against_polyarm_fake_robot(fake_bus_
 
 
 @pytest.mark.ros
-def test_polyarm_up_on_the_dynamixel_bus_settles_a_5cm_step_within_3mm_in_1_5_s(fake_bus_process, node, tmp_path):
+def test_polyarm_up_on_the_dynamixel_bus_settles_a_5cm_step_and_recovers_from_an_overheated_servo(fake_bus_process, node, tmp_path):
     import signal
     import subprocess
     import sys
 
     from conftest import Collector, spin_for, spin_until
+    from diagnostic_msgs.msg import DiagnosticArray
     from geometry_msgs.msg import PoseStamped
     from polyarm_common import conversions as conv
     from polyarm_common.qos import COMMAND, STATE
+    from real_arm_graph import trigger
 
-    link, _ = fake_bus_process
+    link, fake = fake_bus_process
     log = open(tmp_path / "up.log", "w")
     up = subprocess.Popen([sys.executable, "-m", "polyarm.cli", "up", "--robot", "wx250s", "--sim", "none", "--driver",
                            "dynamixel", "--port", str(link), "--log-dir", str(tmp_path / "logs")],
@@ -234,6 +279,20 @@ def test_polyarm_up_on_the_dynamixel_bus_settles_a_5cm_step_within_3mm_in_1_5_s(
         error = np.linalg.norm(conv.pose_arrays(poses.last)[0] - goal)
         print(f"wx250s over the Dynamixel bus: {1e3 * error:.2f} mm from a 5 cm step at 1.5 s")
         assert error < 3e-3, f"{1e3 * error:.1f} mm from the goal at 1.5 s"
+
+        # the wrist servo overheats: torque off, named in /diagnostics, and driver/recover reboots it
+        diagnostics = Collector(node, DiagnosticArray, "/diagnostics", STATE)
+        fake.stdin.write("overheat 7\n")
+        fake.stdin.flush()
+        spin_until(node, lambda: any("wrist_angle (ID 7): overheating" in v.value for m in diagnostics.messages
+                                     for st in m.status for v in st.values), 10, "overheating in /diagnostics")
+        recovered = trigger(node, "driver/recover")
+        assert recovered.success, recovered.message
+        t0 = time.monotonic()
+        while time.monotonic() - t0 < 1.5:
+            targets.publish(conv.pose_stamped(goal, quaternion, "base_link", node.get_clock().now().to_msg()))
+            spin_for(node, 0.05)
+        assert np.linalg.norm(conv.pose_arrays(poses.last)[0] - goal) < 3e-3, "holding the goal again after the reboot"
     finally:
         up.send_signal(signal.SIGINT)
         code = up.wait(30)

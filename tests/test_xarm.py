@@ -201,8 +201,8 @@ def test_polyarm_up_on_the_fake_xarm_steps_holds_on_estop_recovers_and_stops_whe
         fake_xarm_process, node, tmp_path):
     """`polyarm up --robot xarm7 --sim none --driver xarm`: a 5 cm + 15 degree step settles within 3 mm and 1
     degree in 1.5 s; on e-stop the arm holds; a servo jump raises the firmware's error 24, named in
-    /diagnostics, and driver/recover brings tracking back; killing the controller mid-motion ends the
-    driver with the lost connection named, and polyarm up stops the graph."""
+    /diagnostics, and driver/recover brings tracking back; so does a collision (error 31); a network link lost
+    mid-motion ends the driver with the lost connection named, and polyarm up stops the graph."""
     import signal
     import subprocess
     import sys
@@ -270,11 +270,27 @@ def test_polyarm_up_on_the_fake_xarm_steps_holds_on_estop_recovers_and_stops_whe
         hold_target(node, targets, goal, quaternion, 1.5)
         assert np.linalg.norm(conv.pose_arrays(poses.last)[0] - goal) < 3e-3, "tracking again after driver/recover"
 
+        fake.stdin.write("collision\n")  # the controller's collision detection stops the arm: error 31
+        fake.stdin.flush()
+        deadline = time.monotonic() + 10
+        while not reported("error 31: Collision Caused Abnormal Current"):
+            assert time.monotonic() < deadline, "error 31 in /diagnostics"
+            spin_for(node, 0.2)
+        stopped_at = conv.pose_arrays(poses.last)[0]
+        spin_for(node, 0.5)
+        assert np.linalg.norm(conv.pose_arrays(poses.last)[0] - stopped_at) < 1e-3, "the arm stands after the collision"
+        recovered = trigger(node, "driver/recover")
+        assert recovered.success and "error 31" in recovered.message, recovered.message
+        hold_target(node, targets, goal, quaternion, 1.0)
+        assert np.linalg.norm(conv.pose_arrays(poses.last)[0] - goal) < 3e-3, "tracking again after the collision"
+
         mid = len(poses.messages)
         hold_target(node, targets, start, quaternion, 0.3)  # moving back ...
         assert len(poses.messages) > mid
-        fake.kill()  # ... when the controller dies
+        fake.stdin.write("link down\n")  # ... when the network link is lost
+        fake.stdin.flush()
         assert up.wait(60) != 0, "the graph ends, and says it failed"
+        assert "lost the connection to the xArm controller" in log_path.read_text()
     finally:
         if up.poll() is None:
             up.send_signal(signal.SIGINT)

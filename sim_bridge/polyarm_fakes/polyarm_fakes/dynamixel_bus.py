@@ -1,21 +1,23 @@
 """A simulated Dynamixel bus: Protocol 2.0 on a pseudo-terminal, one X-series servo per ID, with the
 project's MuJoCo WidowX moving behind it in real time (`polyarm fake-robot --robot wx250s|wx250`).
+ROBOTIS's own protocol2_0 example programs run against it unmodified (tests/test_vendor_examples.py).
 
 Any Dynamixel tool opens the printed device like /dev/ttyDXL. What it speaks, byte for byte:
 - packets: header FF FF FD 00, ID, length, instruction, parameters, CRC-16 (poly 0x8005) over the
   stuffed bytes; FF FF FD inside a packet is sent as FF FF FD FD.
-- instructions: PING (and broadcast ping), READ, WRITE, SYNC READ, SYNC WRITE, BULK READ, REBOOT; others
-  get an instruction error. Status packets carry the error byte, with the alert bit (0x80) while a
-  hardware error stands.
-- the control table of polyarm_drivers.dynamixel_table: writes to the EEPROM area while torque is on
-  get an access error, as on the real servo; a reboot clears a hardware error and leaves torque off.
+- instructions: PING (and broadcast ping), READ, WRITE, REG WRITE and ACTION, FACTORY RESET, REBOOT,
+  CLEAR (multi-turn), SYNC READ/WRITE, BULK READ/WRITE, FAST SYNC READ and FAST BULK READ (one status
+  packet for all the servos); any other gets an instruction error.
+- each servo's whole control table (polyarm_fakes.x_series), with the e-Manual's answers: a value out of
+  an item's range (a goal beyond the position limits) gets a data range error; a write to a read-only
+  item, or to EEPROM or an indirect address while torque is on, an access error; the error byte carries
+  the alert bit (0x80) while Hardware Error Status is set; a reboot clears it and leaves torque off.
+  Model numbers and the EEPROM (IDs, position limits) are those of the WidowX's servos.
 - behind it: each joint's setpoint moves toward Goal Position within Profile Velocity and Acceleration,
   and the MuJoCo arm follows the setpoints; Present Position, Velocity and Current come from it. A shadow
   servo must be commanded as its master (and, mounted reversed, have Drive Mode's reverse bit set): if
   the two pull apart by more than SHADOW_FIGHT_TICKS, both overload, as the real pair would.
-- faults a lab sees, injected with `unplug ID`, `plug ID`, `overload ID`, `late ID MS` on the fake's
-  standard input (or the same methods in Python): no reply at all, an overload that sets Hardware Error
-  Status and drops torque, a reply that arrives MS milliseconds late.
+- faults a lab sees, on the fake's standard input (FAULT_HELP) or the same methods in Python.
 """
 
 from __future__ import annotations
@@ -33,8 +35,12 @@ import numpy as np
 from polyarm_description import ROBOTS, RobotProfile, get_robot
 from polyarm_drivers import dynamixel_table as T
 
+from polyarm_fakes.x_series import Servo
+
 BROADCAST = 0xFE
-PING, READ, WRITE, REBOOT, STATUS, SYNC_READ, SYNC_WRITE, BULK_READ = 0x01, 0x02, 0x03, 0x08, 0x55, 0x82, 0x83, 0x92
+PING, READ, WRITE, REG_WRITE, ACTION, FACTORY_RESET, REBOOT, CLEAR = 0x01, 0x02, 0x03, 0x04, 0x05, 0x06, 0x08, 0x10
+STATUS, SYNC_READ, SYNC_WRITE, FAST_SYNC_READ, BULK_READ, BULK_WRITE, FAST_BULK_READ = 0x55, 0x82, 0x83, 0x8A, 0x92, 0x93, 0x9A
+OVERLOAD, OVERHEATING = 0x20, 0x04  # Hardware Error Status bits
 SHADOW_FIGHT_TICKS = 200  # about 18 degrees between a shadow's goal and its master's
 SYNC_HZ = 500.0  # how often the servos and the MuJoCo arm exchange setpoints and measurements
 SERVO_STIFFNESS = 4.0  # the X-series' position loop against the sim's softer position actuators: see _stiffen
@@ -83,66 +89,6 @@ def status(dxl_id: int, error: int, parameters: bytes = b"") -> bytes:
     return packet(dxl_id, STATUS, bytes([error]) + parameters)
 
 
-class Servo:
-    """One X-series servo: its control table, and the faults the bus can give it."""
-
-    def __init__(self, name: str, dxl_id: int, model: str):
-        self.name, self.id = name, dxl_id
-        self.table = bytearray(T.TABLE_SIZE)
-        for field, value in (("model_number", T.MODEL_NUMBERS[model]), ("firmware_version", 45), ("id", dxl_id),
-                             ("baud_rate", 3), ("operating_mode", T.POSITION_MODE), ("status_return_level", 2),
-                             ("secondary_id", 255), ("goal_position", T.CENTER_TICKS),
-                             ("present_position", T.CENTER_TICKS)):
-            self.set(field, value)
-        self.setpoint = 0.0  # rad, in the joint's frame: where the servo's own profile has got to
-        self.velocity = 0.0
-        self.unplugged, self.late_s = False, 0.0
-
-    def get(self, field: str) -> int:
-        a, n = T.ADDRESS[field], T.SIZE[field]
-        return int.from_bytes(self.table[a:a + n], "little")
-
-    def set(self, field: str, value: int) -> None:
-        a, n = T.ADDRESS[field], T.SIZE[field]
-        self.table[a:a + n] = (int(value) % (1 << (8 * n))).to_bytes(n, "little")
-
-    @property
-    def torque(self) -> bool:
-        return bool(self.get("torque_enable"))
-
-    @property
-    def reversed(self) -> bool:
-        return bool(self.get("drive_mode") & T.DRIVE_MODE_REVERSE)
-
-    def error_byte(self, error: int = 0) -> int:
-        return error | (T.ERROR_ALERT if self.get("hardware_error_status") else 0)
-
-    def write(self, address: int, data: bytes) -> int:
-        """A WRITE's effect; the protocol error it gets (0: none)."""
-        if address + len(data) > T.TABLE_SIZE:
-            return T.DATA_LENGTH_ERROR
-        if address < T.EEPROM_END and self.torque:
-            return T.ACCESS_ERROR  # EEPROM is locked while torque is on
-        if address <= T.ADDRESS["torque_enable"] < address + len(data):
-            if data[T.ADDRESS["torque_enable"] - address] and self.get("hardware_error_status"):
-                return T.ACCESS_ERROR  # a faulted servo stays off until rebooted
-        was_on = self.torque
-        self.table[address:address + len(data)] = data
-        if self.torque and not was_on:
-            self.set("goal_position", self.get("present_position"))  # torque on holds where it stands
-        return 0
-
-    def overload(self) -> None:
-        self.set("hardware_error_status", self.get("hardware_error_status") | 0x20)
-        self.set("torque_enable", 0)
-
-    def reboot(self, present_ticks: int) -> None:
-        """RAM back to its defaults: torque off, the error cleared, goal where the servo stands."""
-        for field in ("torque_enable", "hardware_error_status", "profile_velocity", "profile_acceleration"):
-            self.set(field, 0)
-        self.set("goal_position", present_ticks)
-
-
 class DynamixelBus:
     """The servos of one arm and the MuJoCo arm behind them. `handle(raw)` answers one packet."""
 
@@ -151,14 +97,32 @@ class DynamixelBus:
 
         self.robot = robot
         bus = self.robot.servo_bus
-        self.servos = {dxl_id: Servo(name, dxl_id, model) for name, dxl_id, model in bus["servos"]}
-        self.by_name = {s.name: s for s in self.servos.values()}
         self.gripper_angles = bus["gripper_angles"]
         self.arm = StandaloneMujocoDriver.create(self.robot, realtime=realtime)
         _stiffen(self.arm.sim)
+        self.chain = [Servo(name, dxl_id, model, self._eeprom(name)) for name, dxl_id, model in bus["servos"]]
+        self.by_name = {s.name: s for s in self.chain}
+        self._rekey()
         self.lock = threading.Lock()
         self._running = False
         self.packets = 0
+
+    def _eeprom(self, name: str) -> dict[str, int]:
+        """A servo's EEPROM as Interbotix configures it: position mode, and position limits at its joint's
+        stops (the gripper's at its open and closed angles; a shadow's at its master's, as it is reversed)."""
+        joint = name.removesuffix("_shadow")
+        if joint == "gripper":
+            low, high = sorted(self.gripper_angles)
+        else:
+            i = self.robot.arm_joints.index(joint)
+            low, high = self.arm.sim.limits.lower[i], self.arm.sim.limits.upper[i]
+        limits = sorted(int(np.clip(T.radians_to_ticks(a), 0, T.TICKS_PER_TURN - 1)) for a in (low, high))
+        return {"baud_rate": 3, "return_delay_time": 0, "operating_mode": T.POSITION_MODE,
+                "min_position_limit": limits[0], "max_position_limit": limits[1]}
+
+    def _rekey(self) -> None:
+        """The servos by the ID each answers on now (a write of ID, or a factory reset, moves one)."""
+        self.servos = {servo.id: servo for servo in reversed(self.chain)}
 
     # ------------------------------------------------------------ lifecycle
     def start(self) -> None:
@@ -182,7 +146,14 @@ class DynamixelBus:
 
     def overload(self, dxl_id: int) -> None:
         with self.lock:
-            self.servos[dxl_id].overload()
+            self.servos[dxl_id].fault(OVERLOAD)
+
+    def overheat(self, dxl_id: int) -> None:
+        """The motor past its Temperature Limit: the overheating bit, torque dropped."""
+        with self.lock:
+            servo = self.servos[dxl_id]
+            servo.set("present_temperature", servo.get("temperature_limit") + 1)
+            servo.fault(OVERHEATING)
 
     def late(self, dxl_id: int, seconds: float) -> None:
         self.servos[dxl_id].late_s = seconds
@@ -197,40 +168,69 @@ class DynamixelBus:
         instruction, params = body[0], body[1:]
         self.packets += 1
         with self.lock:
-            if instruction == PING:
-                ids = sorted(self.servos) if dxl_id == BROADCAST else [dxl_id]
-                return [r for i in ids for r in self._reply(i, 0, self._ping_data(i))]
-            if instruction == SYNC_READ:
-                address, size = int.from_bytes(params[0:2], "little"), int.from_bytes(params[2:4], "little")
-                return [r for i in params[4:] for r in self._read(i, address, size)]
-            if instruction == BULK_READ:
-                return [r for k in range(0, len(params), 5) for r in
-                        self._read(params[k], int.from_bytes(params[k + 1:k + 3], "little"),
-                                   int.from_bytes(params[k + 3:k + 5], "little"))]
-            if instruction == SYNC_WRITE:
-                address, size = int.from_bytes(params[0:2], "little"), int.from_bytes(params[2:4], "little")
-                for k in range(4, len(params), size + 1):
-                    servo = self.servos.get(params[k])
-                    if servo is not None and not servo.unplugged:
-                        servo.write(address, params[k + 1:k + 1 + size])
-                return []
-            if dxl_id not in self.servos:
-                return []
-            servo = self.servos[dxl_id]
-            if instruction == READ:
-                return self._read(dxl_id, int.from_bytes(params[0:2], "little"), int.from_bytes(params[2:4], "little"))
-            if instruction == WRITE:
-                if servo.unplugged:
-                    return []
-                error = servo.write(int.from_bytes(params[0:2], "little"), params[2:])
-                return self._reply(dxl_id, error)
-            if instruction == REBOOT:
-                if servo.unplugged:
-                    return []
-                servo.reboot(servo.get("present_position"))
-                servo.setpoint = self._present(servo)
-                return self._reply(dxl_id, 0)
-            return self._reply(dxl_id, T.INSTRUCTION_ERROR)
+            replies = self._instruction(dxl_id, instruction, params)
+            self._rekey()
+            return replies
+
+    def _instruction(self, dxl_id: int, instruction: int, params: bytes) -> list[tuple[float, bytes]]:
+        word = lambda at: int.from_bytes(params[at:at + 2], "little")  # noqa: E731
+        if instruction == PING:
+            ids = sorted(self.servos) if dxl_id == BROADCAST else [dxl_id]
+            return [r for i in ids for r in self._reply(i, 0, self._ping_data(i))]
+        if instruction in (SYNC_READ, FAST_SYNC_READ):
+            reads = [(i, word(0), word(2)) for i in params[4:]]
+            return self._fast_read(reads) if instruction == FAST_SYNC_READ else \
+                [r for read in reads for r in self._read(*read)]
+        if instruction in (BULK_READ, FAST_BULK_READ):
+            reads = [(params[k], word(k + 1), word(k + 3)) for k in range(0, len(params), 5)]
+            return self._fast_read(reads) if instruction == FAST_BULK_READ else \
+                [r for read in reads for r in self._read(*read)]
+        if instruction == SYNC_WRITE:  # no status packets: a value a servo cannot take is dropped there
+            address, size = word(0), word(2)
+            for k in range(4, len(params), size + 1):
+                self._write_quietly(params[k], address, params[k + 1:k + 1 + size])
+            return []
+        if instruction == BULK_WRITE:
+            k = 0
+            while k + 5 <= len(params):
+                size = word(k + 3)
+                self._write_quietly(params[k], word(k + 1), params[k + 5:k + 5 + size])
+                k += 5 + size
+            return []
+        if instruction == ACTION:
+            for servo in ([s for s in self.servos.values()] if dxl_id == BROADCAST else [self.servos.get(dxl_id)]):
+                if servo is not None and getattr(servo, "registered", None):
+                    servo.write(*servo.registered)
+                    servo.registered = None
+                    servo.set("registered_instruction", 0)
+            return []  # no status packet: dynamixel-sdk sends ACTION and reads nothing back
+        servo = self.servos.get(dxl_id)
+        if servo is None or servo.unplugged:
+            return []
+        if instruction == READ:
+            return self._read(dxl_id, word(0), word(2))
+        if instruction == WRITE:
+            return self._reply(dxl_id, servo.write(word(0), params[2:]))
+        if instruction == REG_WRITE:  # held until ACTION
+            servo.registered = (word(0), bytes(params[2:]))
+            servo.set("registered_instruction", 1)
+            return self._reply(dxl_id, 0)
+        if instruction == REBOOT:
+            servo.reboot()
+            servo.setpoint = self._present(servo)
+            return self._reply(dxl_id, 0)
+        if instruction == FACTORY_RESET:
+            error = servo.factory_reset(params[0] if params else 0)
+            servo.setpoint = self._present(servo)
+            return self._reply(dxl_id, error) if error else [(servo.late_s, status(servo.id, 0))]
+        if instruction == CLEAR:
+            return self._reply(dxl_id, servo.clear_multi_turn(bytes(params)))
+        return self._reply(dxl_id, T.INSTRUCTION_ERROR)
+
+    def _write_quietly(self, dxl_id: int, address: int, data: bytes) -> None:
+        servo = self.servos.get(dxl_id)
+        if servo is not None and not servo.unplugged:
+            servo.write(address, data)
 
     def _ping_data(self, dxl_id: int) -> bytes:
         servo = self.servos.get(dxl_id)
@@ -240,9 +240,29 @@ class DynamixelBus:
         servo = self.servos.get(dxl_id)
         if servo is None:
             return []
-        if address + size > T.TABLE_SIZE:
-            return self._reply(dxl_id, T.DATA_LENGTH_ERROR)
-        return self._reply(dxl_id, 0, bytes(servo.table[address:address + size]))
+        data = servo.read(address, size)
+        return self._reply(dxl_id, T.DATA_LENGTH_ERROR) if data is None else self._reply(dxl_id, 0, data)
+
+    def _fast_read(self, reads: list[tuple[int, int, int]]) -> list[tuple[float, bytes]]:
+        """FAST SYNC/BULK READ: one status packet (ID 0xFE, not stuffed) that each servo extends in turn with
+        its error, ID, data and the CRC of the packet so far; a servo that does not answer cuts it short."""
+        segments, late = [], 0.0
+        for dxl_id, address, size in reads:
+            servo = self.servos.get(dxl_id)
+            if servo is None or servo.unplugged:
+                break
+            data = servo.read(address, size)
+            segments.append(bytes([servo.error_byte(0 if data is not None else T.DATA_LENGTH_ERROR), dxl_id])
+                            + (data if data is not None else bytes(size)))
+            late = max(late, servo.late_s)
+        if not segments:
+            return []
+        length = 1 + sum(len(seg) + 2 for seg in segments)  # the instruction, then each segment and its CRC
+        packet = bytearray([0xFF, 0xFF, 0xFD, 0x00, BROADCAST]) + length.to_bytes(2, "little") + bytes([STATUS])
+        for seg in segments:
+            packet += seg
+            packet += crc16(bytes(packet)).to_bytes(2, "little")
+        return [(late, bytes(packet))]
 
     def _reply(self, dxl_id: int, error: int, data: bytes = b"") -> list[tuple[float, bytes]]:
         servo = self.servos.get(dxl_id)
@@ -308,8 +328,8 @@ class DynamixelBus:
             master = self.by_name.get(servo.name.removesuffix("_shadow"))
             if servo.name.endswith("_shadow") and servo.torque and master.torque:
                 if abs(T.radians_to_ticks(servo.setpoint) - T.radians_to_ticks(master.setpoint)) > SHADOW_FIGHT_TICKS:
-                    servo.overload()
-                    master.overload()
+                    servo.fault(OVERLOAD)
+                    master.fault(OVERLOAD)
         return targets
 
     def _measure(self, reading) -> None:
@@ -394,28 +414,37 @@ class PtyBus:
         self._running = False
 
 
+FAULTS = "unplug ID | plug ID | overload ID | overheat ID | late ID MS"
+FAULT_HELP = """faults, typed on standard input:
+  unplug ID    the servo's cable pulled: it answers nothing (a group read through it fails)
+  plug ID      the cable back
+  overload ID  Hardware Error Status overload (0x20): torque off, the alert bit in every status packet
+  overheat ID  Present Temperature past its limit, Hardware Error Status overheating (0x04): torque off, alert bit
+  late ID MS   the servo answers MS milliseconds late
+A hardware error stands until the servo is rebooted (REBOOT): torque stays off until then.
+"""
+
+
 def run_commands(bus: DynamixelBus, stream) -> None:
-    """Fault injection from a text stream: `unplug ID`, `plug ID`, `overload ID`, `late ID MS`."""
+    """Fault injection from a text stream: see FAULT_HELP."""
+    actions = {"unplug": lambda i: bus.unplug(i), "plug": lambda i: bus.unplug(i, False),
+               "overload": bus.overload, "overheat": bus.overheat}
     for line in stream:
         words = line.split()
         try:
-            if words[:1] == ["unplug"]:
-                bus.unplug(int(words[1]))
-            elif words[:1] == ["plug"]:
-                bus.unplug(int(words[1]), False)
-            elif words[:1] == ["overload"]:
-                bus.overload(int(words[1]))
-            elif words[:1] == ["late"]:
+            if words[:1] == ["late"]:
                 bus.late(int(words[1]), float(words[2]) / 1000.0)
+            elif words and words[0] in actions and len(words) == 2:
+                actions[words[0]](int(words[1]))
             elif words:
                 raise ValueError(line.strip())
             print(f"fake bus: {line.strip()}", flush=True)
         except (ValueError, IndexError, KeyError):
-            print(f"fake bus: not understood: {line.strip()} (unplug ID | plug ID | overload ID | late ID MS)", flush=True)
+            print(f"fake bus: not understood: {line.strip()} ({FAULTS})", flush=True)
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="polyarm fake-robot", description=__doc__,
+    parser = argparse.ArgumentParser(prog="polyarm fake-robot", description=__doc__, epilog=FAULT_HELP,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     servo_arms = sorted(name for name, robot in ROBOTS.items() if robot.servo_bus)
     parser.add_argument("--robot", required=True, choices=servo_arms)
@@ -424,16 +453,23 @@ def main(argv: list[str] | None = None) -> int:
     # The physics and the servo threads share the GIL with the bus; a reply must come within the SDK's wait
     # (34 ms for a ping), so the bus thread gets the interpreter back sooner than Python's default 5 ms.
     sys.setswitchinterval(0.0005)
-    bus = DynamixelBus(get_robot(args.robot))
-    bus.start()
-    pty = PtyBus(bus)
     link = Path(args.port) if args.port else None
+    if link is not None and link.exists() and not link.is_symlink():
+        print(f"polyarm fake-robot: {link} is a device or file, not a link a fake made: choose another --port", file=sys.stderr)
+        return 2
+    bus = DynamixelBus(get_robot(args.robot))
+    pty = PtyBus(bus)
     if link is not None:
-        link.unlink(missing_ok=True)
-        link.symlink_to(pty.path)
+        try:
+            link.unlink(missing_ok=True)
+            link.symlink_to(pty.path)
+        except OSError as err:
+            print(f"polyarm fake-robot: cannot link {link} to the bus: {err.strerror}", file=sys.stderr)
+            return 2
+    bus.start()
     ids = ", ".join(f"{s.name} {s.id}" for s in bus.servos.values())
     print(f"polyarm fake-robot: Dynamixel bus for the {args.robot} on {link or pty.path} ({ids}); "
-          "faults on stdin: unplug ID | plug ID | overload ID | late ID MS", flush=True)
+          f"faults on stdin: {FAULTS}", flush=True)
     threading.Thread(target=run_commands, args=(bus, sys.stdin), daemon=True).start()
     try:
         pty.serve()

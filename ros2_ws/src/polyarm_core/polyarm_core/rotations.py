@@ -98,6 +98,15 @@ def matrix_to_rpy(R) -> np.ndarray:
     return np.array([0.0, pitch, np.arctan2(-R[0, 1], R[1, 1])])  # gimbal lock: yaw carries the rest
 
 
+def rpy_to_matrix(rpy) -> np.ndarray:
+    """R = Rz(yaw) Ry(pitch) Rx(roll), the inverse of matrix_to_rpy."""
+    r, p, y = np.asarray(rpy, dtype=float).tolist()
+    cr, sr, cp, sp, cy, sy = math.cos(r), math.sin(r), math.cos(p), math.sin(p), math.cos(y), math.sin(y)
+    return np.array([[cy * cp, cy * sp * sr - sy * cr, cy * sp * cr + sy * sr],
+                     [sy * cp, sy * sp * sr + cy * cr, sy * sp * cr - cy * sr],
+                     [-sp, cp * sr, cp * cr]])
+
+
 def pose_matrix(rotation, translation) -> np.ndarray:
     """The 4 x 4 homogeneous transform of a rotation matrix and a translation."""
     T = np.eye(4)

@@ -155,7 +155,11 @@ ROBOTS: dict[str, RobotProfile] = {
         perception_camera_view=((0.9, 0.35, 0.6), (0.45, 0.0, 0.02)),
         task_layout={"objects": (0.45, 0.0), "tray": (0.45, 0.2), "tray_objects": (0.45, -0.08), "cabinet": (0.6, 0.0)},
         xarm_controller={"version": "7,7,XI1304000000,AC1300000000,v2.5.0", "serial_number": "XI1304000000",
-                         "max_joint_acceleration": 20.0, "gripper_pulses": 850},
+                         "max_joint_acceleration": 20.0, "gripper_pulses": 850,
+                         # UFACTORY's frames and factory limits: the flange is link7's frame (joint 7's DH frame);
+                         # the TCP is the flange plus the TCP offset, zero until a lab sets one
+                         "flange_body": "link7", "max_tcp_speed": 1000.0, "max_tcp_acceleration": 50000.0,
+                         "tcp_jerk": 10000.0, "joint_jerk": 500.0},
     ),
     "wx250s": RobotProfile(
         name="wx250s",
