@@ -145,9 +145,9 @@ def test_byte_stuffing_and_crc_round_trip_a_value_holding_ff_ff_fd(sdk):
     from polyarm_fakes.dynamixel_bus import crc16, packet, stuff, unstuff
 
     bus, port, ph = sdk
-    value = 0xFDFFFF  # little-endian bytes FF FF FD 00: stuffed on the wire
-    assert ph.write4ByteTxRx(port, 4, 108, value) == (0, 0)
-    assert ph.read4ByteTxRx(port, 4, 108)[:2] == (value, 0)
+    value = 0xFDFFFF  # little-endian bytes FF FF FD 00: stuffed on the wire (into Indirect Data 1-4, any byte goes)
+    assert ph.write4ByteTxRx(port, 4, 224, value) == (0, 0)
+    assert ph.read4ByteTxRx(port, 4, 224)[:2] == (value, 0)
     assert stuff(b"\x03\xff\xff\xfd\x00") == b"\x03\xff\xff\xfd\xfd\x00" and unstuff(b"\x03\xff\xff\xfd\xfd\x00") == b"\x03\xff\xff\xfd\x00"
     raw = packet(1, 0x01, b"")
     assert raw.hex() == "fffffd0001030001" + f"{crc16(raw[:-2]):04x}"[2:] + f"{crc16(raw[:-2]):04x}"[:2]
@@ -280,14 +280,14 @@ def test_polyarm_up_on_the_dynamixel_bus_settles_a_5cm_step_and_recovers_from_an
         print(f"wx250s over the Dynamixel bus: {1e3 * error:.2f} mm from a 5 cm step at 1.5 s")
         assert error < 3e-3, f"{1e3 * error:.1f} mm from the goal at 1.5 s"
 
-        # the wrist servo overheats: torque off, named in /diagnostics, and driver/recover reboots it
+        # the wrist servo overheats: torque off, named in /diagnostics, and driver/reboot brings it back
         diagnostics = Collector(node, DiagnosticArray, "/diagnostics", STATE)
         fake.stdin.write("overheat 7\n")
         fake.stdin.flush()
         spin_until(node, lambda: any("wrist_angle (ID 7): overheating" in v.value for m in diagnostics.messages
                                      for st in m.status for v in st.values), 10, "overheating in /diagnostics")
-        recovered = trigger(node, "driver/recover")
-        assert recovered.success, recovered.message
+        rebooted = trigger(node, "driver/reboot")  # the servo bus's recovery: REBOOT of the faulted servos
+        assert rebooted.success and "wrist_angle (ID 7)" in rebooted.message, rebooted.message
         t0 = time.monotonic()
         while time.monotonic() - t0 < 1.5:
             targets.publish(conv.pose_stamped(goal, quaternion, "base_link", node.get_clock().now().to_msg()))

@@ -340,3 +340,51 @@ def test_when_the_driver_dies_mid_motion_the_arm_holds_its_last_target(fake_xarm
         disconnect(observer)
         if driver.poll() is None:
             driver.kill()
+
+
+def test_bad_commands_get_the_firmwares_answers_and_the_arm_stops(sdk):
+    """Beyond a joint limit: error 23; out of reach: error 21; too fast: warning 12; another mode's command:
+    invalid; while an error stands: refused until clean_error. Codes from the SDK's own tables."""
+    fw, arm = sdk
+    assert (arm.motion_enable(True), arm.set_mode(0), arm.set_state(0)) == (0, 0, 0)
+    wait_for(lambda: arm.state in (1, 2), what="position mode, ready")
+    arm.set_servo_angle(angle=[0, 0, 0, 0, 0, 0, 0], speed=1.0, wait=True, is_radian=True)
+    assert np.abs(fw.q).max() < 2e-3, "move to the zero pose with wait=True: there when it returns"
+
+    assert arm.set_servo_angle_j([0.01, 0, 0, 0, 0, 0, 0], is_radian=True) == 10, "servo_j in mode 0: invalid"
+    # the SDK clamps speeds to the limit the controller reports; a raw client (or another SDK) need not
+    assert arm._arm.arm_cmd.move_joint([0, 0, 0, 0, 0, 0, 0.1], 3.5, 10.0, 0.0)[0] == 2, "too fast: a warning"
+    assert arm.get_err_warn_code()[1] == [0, 12] and fw.state == 2, "warning 12, the command dropped"
+    arm.clean_warn()
+
+    code = arm.set_position(x=1500, y=0, z=200, roll=180, pitch=0, yaw=0, speed=100, wait=True)
+    assert code != 0 and fw.error_code == 21 and fw.state == 4, "out of reach: error 21, stopped"
+    assert arm.set_servo_angle(angle=[0.1, 0, 0, 0, 0, 0, 0], speed=0.5, is_radian=True) != 0, "refused while in error"
+    assert arm.clean_error() == 0 and arm.motion_enable(True) == 0 and arm.set_state(0) == 0
+    wait_for(lambda: fw.state in (1, 2), what="ready again")
+
+    arm._arm._check_joint_limit = False  # as a client without the SDK's own limit check sends it
+    arm.set_servo_angle(angle=[0, 2.5, 0, 0, 0, 0, 0], speed=0.5, is_radian=True)
+    wait_for(lambda: fw.error_code == 23 and fw.state == 4, what="beyond joint 2's limit: error 23, stopped")
+    assert arm.clean_error() == 0 and arm.motion_enable(True) == 0 and arm.set_state(0) == 0
+
+    before = np.array(fw.tcp_pose()[:3])
+    assert arm.set_position(x=10, y=0, z=-20, relative=True, speed=50, wait=True) == 0 and fw.error_code == 0
+    assert np.abs(np.array(fw.tcp_pose()[:3]) - before - [10, 0, -20]).max() < 1.0, "a relative line, within 1 mm"
+
+
+def test_a_second_fake_on_a_served_address_says_why_in_one_line(tmp_path):
+    import subprocess
+    import sys
+
+    host = private_loopback()
+    first = start_fake_robot(tmp_path / "first.log", "xarm7", "--host", host, ready="xArm controller for the xarm7")
+    try:
+        second = subprocess.run([sys.executable, "-m", "polyarm.cli", "fake-robot", "--robot", "xarm7", "--host", host],
+                                capture_output=True, text=True, timeout=60)
+    finally:
+        stop(first)
+    assert second.returncode == 2, second
+    assert second.stderr.strip().splitlines() == [f"polyarm fake-robot: {host}:502 is already served (another polyarm "
+                                                  "fake-robot, or an xArm controller on this host, holds it: "
+                                                  "`ss -ltnp 'sport = 502'` names it)"], second.stderr

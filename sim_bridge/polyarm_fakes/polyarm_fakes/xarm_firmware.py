@@ -187,7 +187,14 @@ class XArmFirmware:
         (x, y, z mm; roll, pitch, yaw or an axis-angle in rad), in the base or the tool frame."""
         self._require(POSITION)
         self._refuse_speed(speed, self.facts["max_tcp_speed"])
-        self._queue(("line", np.asarray(pose, float), speed, acceleration, tool_frame, axis_angle, relative))
+        command = ("line", np.asarray(pose, float), speed, acceleration, tool_frame, axis_angle, relative)
+        if self._motion is None and not self.queue:  # planned now, so an unreachable target is the reply's answer
+            self._begin(command)
+            if self.error_code:
+                raise CommandRefused(ERROR)
+            self.state, self._settle_since = MOVING, None
+            return
+        self._queue(command)
 
     def _queue(self, command: tuple) -> None:
         self.queue.append(command)
