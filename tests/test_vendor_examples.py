@@ -124,10 +124,42 @@ LINE_TARGETS = [[300, 0, 150], [300, 200, 250], [500, 200, 150], [500, -200, 250
                 [300, 0, 250]] * 2
 
 
-@pytest.mark.parametrize("example", ["xarm7/2001-move_joint.py", "xarm7/2002-move_joint.py"])
-def test_ufactory_move_joint_reaches_every_joint_target_within_a_tenth_of_a_degree(vendor, fake_xarm, example):
-    host, _, tmp = fake_xarm
-    output = run_example(vendor / "xarm" / example, host, cwd=tmp)
+MOTION_EXAMPLES = ("xarm7/2001-move_joint.py", "xarm7/2002-move_joint.py", "common/1001-move_line.py",
+                   "common/1002-move_line.py", "common/2000-joint_velocity_control.py")
+
+
+@pytest.fixture(scope="module")
+def motion_runs(vendor, tmp_path_factory) -> dict:
+    """The examples that move the arm at the vendor's speeds (20-25 s each, in the robot's own time) run side
+    by side, each against a fake of its own: {example: (output, the arm read back after it, joint 1 seen)}."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    def run(example: str):
+        tmp = tmp_path_factory.mktemp(Path(example).stem)
+        host = private_loopback()
+        fake = start_fake_robot(tmp / "fake.log", "xarm7", "--host", host, ready="xArm controller for the xarm7")
+        try:
+            watcher, joint_1 = xarm_client(host), []
+
+            def record_joint_1(_output: str) -> bool:
+                joint_1.append(watcher.angles[0])
+                return False
+
+            try:
+                output = run_example(vendor / "xarm" / example, host, cwd=tmp, watch=record_joint_1)
+            finally:
+                watcher.disconnect()
+            return output, read_back(host), joint_1
+        finally:
+            stop(fake)
+
+    with ThreadPoolExecutor(len(MOTION_EXAMPLES)) as pool:
+        return dict(zip(MOTION_EXAMPLES, pool.map(run, MOTION_EXAMPLES)))
+
+
+@pytest.mark.parametrize("example", MOTION_EXAMPLES[:2])
+def test_ufactory_move_joint_reaches_every_joint_target_within_a_tenth_of_a_degree(motion_runs, example):
+    output, back, _ = motion_runs[example]
     assert_no_sdk_error(output, example)
     pairs = printed_pairs(output)
     assert len(pairs) == len(JOINT_TARGETS), output[-2000:]
@@ -135,13 +167,12 @@ def test_ufactory_move_joint_reaches_every_joint_target_within_a_tenth_of_a_degr
         degrees, radians = (first, second) if "2001" in example else (second, first)
         assert np.abs(np.array(degrees) - target).max() < 0.1, (target, degrees)
         assert np.abs(_degrees(radians) - target).max() < 0.1
-    assert np.abs(read_back(host)["angles"]).max() < 0.1, "move_gohome: every joint at 0"
+    assert np.abs(back["angles"]).max() < 0.1, "move_gohome: every joint at 0"
 
 
-@pytest.mark.parametrize("example", ["common/1001-move_line.py", "common/1002-move_line.py"])
-def test_ufactory_move_line_puts_the_tcp_on_every_target_within_a_millimetre(vendor, fake_xarm, example):
-    host, _, tmp = fake_xarm
-    output = run_example(vendor / "xarm" / example, host, cwd=tmp)
+@pytest.mark.parametrize("example", MOTION_EXAMPLES[2:4])
+def test_ufactory_move_line_puts_the_tcp_on_every_target_within_a_millimetre(motion_runs, example):
+    output, back, _ = motion_runs[example]
     assert_no_sdk_error(output, example)
     pairs = printed_pairs(output)
     assert len(pairs) == len(LINE_TARGETS), output[-2000:]
@@ -149,28 +180,15 @@ def test_ufactory_move_line_puts_the_tcp_on_every_target_within_a_millimetre(ven
         degrees = first if "1001" in example else second
         assert np.linalg.norm(np.array(first[:3]) - target) < 1.0, (target, first)
         assert abs(abs(degrees[3]) - 180.0) < 0.1 and abs(degrees[4]) < 0.1 and abs(degrees[5]) < 0.1, degrees
-    back = read_back(host)
     assert np.abs(back["angles"]).max() < 0.1, "move_gohome at the end"
 
 
-def test_ufactory_joint_velocity_control_swings_joint_1_and_stops(vendor, fake_xarm):
+def test_ufactory_joint_velocity_control_swings_joint_1_and_stops(motion_runs):
     """2000: joint 1 at -50 then +50 deg/s, 2 s each, six times, then 0. The firmware ramps each change
     at the joint acceleration limit, so the swings are about 100 degrees and the arm ends still."""
-    host, _, tmp = fake_xarm
-    arm, extremes = xarm_client(host), []
-
-    def record_joint_1(_output: str) -> bool:
-        extremes.append(arm.angles[0])
-        return False
-
-    try:
-        output = run_example(vendor / "xarm" / "common" / "2000-joint_velocity_control.py", host, cwd=tmp,
-                             watch=record_joint_1)
-    finally:
-        arm.disconnect()
+    output, back, joint_1 = motion_runs[MOTION_EXAMPLES[4]]
     assert_no_sdk_error(output, "2000")
-    assert min(extremes) < -90.0 and max(extremes) > -10.0, (min(extremes), max(extremes))
-    back = read_back(host)
+    assert min(joint_1) < -90.0 and max(joint_1) > -10.0, (min(joint_1), max(joint_1))
     assert back["state"] == 2 and back["error"] == 0 and back["mode"] == 4, back
     assert np.abs(back["angles"][1:]).max() < 0.1, "only joint 1 moved"
     assert abs(back["angles"][0]) < 5.0, "the ramps cost a few degrees, no more"
