@@ -82,7 +82,7 @@ class ReachOperator(Operator):
 
 
 def test_keyboard_demonstrations_through_ros_convert_and_train_a_policy_that_reaches(node, start_node, tmp_path, capsys):
-    """The mission's second use end to end: 20 reach demonstrations typed into the teleop's terminal,
+    """The mission's second use end to end: 15 reach demonstrations typed into the teleop's terminal,
     labelled, converted, trained with BC, and the checkpoint evaluated on placements it never saw."""
     from geometry_msgs.msg import PoseStamped
     from polyarm_learning.evaluate import main as evaluate
@@ -100,7 +100,7 @@ def test_keyboard_demonstrations_through_ros_convert_and_train_a_policy_that_rea
                            stdin=terminal, stdout=log, stderr=subprocess.STDOUT, cwd=REPO)
     targets = Collector(node, PoseStamped, "controller/target_pose", STATE)
     operator = ReachOperator(node, typing, poses, goals, targets)
-    demonstrations = 20
+    demonstrations = 15
     try:
         spin_until(node, lambda: len(targets.messages) > 5, 60, "the teleop's targets")
         misses = []
@@ -146,10 +146,11 @@ def test_keyboard_demonstrations_through_ros_convert_and_train_a_policy_that_rea
     assert train(["--algo", "bc", "--dataset", str(tmp_path / "dataset"), "--out", str(run), "--steps", "3000",
                   "--batch-size", "64", "--eval-episodes", "0", "--no-progress"]) == 0
     capsys.readouterr()
-    # on placements the demonstrations never saw (they used seeds 0-20)
+    # on placements the demonstrations never saw (they used the seeds up to `demonstrations`)
     assert evaluate(["--checkpoint", str(run / "last.pt"), "--task", "reach", "--episodes", "20", "--seed", "1000"]) == 0
     printed = capsys.readouterr().out
     successes = int(re.search(r"success (\d+)/20", printed).group(1))
+    print(f"BC on {demonstrations} keyboard demonstrations: {successes}/20 on unseen placements")
     assert successes >= 16, printed
 
 
