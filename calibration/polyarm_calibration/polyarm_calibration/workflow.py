@@ -36,7 +36,7 @@ class CalibrationSession:
         """`speed`: m/s along the way (and speed * 5 rad/s of turn); slow, a person may be near the arm."""
         self.node, self.session, self.out, self.log = node, session, out, log
         self.speed, self.turn_speed = speed, 5.0 * speed
-        self._poses: list[tuple[float, np.ndarray]] = []  # (receive time, base_from_tcp)
+        self._poses: list[tuple[float, np.ndarray, int]] = []  # (receive time, base_from_tcp, stamp ns)
         self._image: Image | None = None
         self._info: CameraInfo | None = None
         node.create_subscription(PoseStamped, "controller/ee_pose", self._on_pose, STATE)
@@ -47,7 +47,8 @@ class CalibrationSession:
     def _on_pose(self, msg: PoseStamped) -> None:
         position, quaternion = conv.pose_arrays(msg)
         now = time.monotonic()
-        self._poses = [p for p in self._poses if now - p[0] < 2.0] + [(now, pose_matrix(quat_to_matrix(quaternion), position))]
+        pose = (now, pose_matrix(quat_to_matrix(quaternion), position), _nanoseconds(msg.header.stamp))
+        self._poses = [p for p in self._poses if now - p[0] < 2.0] + [pose]
 
     def _on_image(self, msg: Image) -> None:
         self._image = msg
@@ -104,7 +105,7 @@ class CalibrationSession:
         deadline, moving = time.monotonic() + SETTLE_TIMEOUT_S, "no ee_pose"
         while time.monotonic() < deadline:
             spin_for(self.node, 0.1)
-            recent = [T for t, T in self._poses if time.monotonic() - t <= STILL_S]
+            recent = [T for t, T, _ in self._poses if time.monotonic() - t <= STILL_S]
             if len(recent) < 5:
                 continue
             last = recent[-1]
@@ -116,12 +117,22 @@ class CalibrationSession:
         return moving
 
     def capture(self, index: int) -> Sample:
-        """The TCP pose now and the first camera frame taken after it (the arm is still)."""
-        pose = self._poses[-1][1]
+        """The first camera frame exposed after now, and the TCP pose stamped nearest to its exposure: the arm
+        still creeps within the stillness bounds, and a frame shows the arm as it was when exposed, which
+        can be a rendering or a transfer earlier than the newest pose."""
+        since = self._poses[-1][2]
         self._image = None
-        spin_until(self.node, lambda: self._image is not None, 5.0, "a camera frame")
+        spin_until(self.node, lambda: self._image is not None and _nanoseconds(self._image.header.stamp) >= since,
+                   5.0, "a camera frame")
+        exposed = _nanoseconds(self._image.header.stamp)
+        spin_until(self.node, lambda: self._poses[-1][2] >= exposed, 1.0, "controller/ee_pose past the frame")
+        pose = min(self._poses, key=lambda p: abs(p[2] - exposed))[1]
         image = conv.image_to_array(self._image)
         info = self._info
         intrinsics = None if info is None else CameraIntrinsics(info.width, info.height, np.reshape(info.k, (3, 3)),
                                                                 tuple(info.d) or (0.0,) * 5)
         return Sample(index, np.ascontiguousarray(image), pose, intrinsics)
+
+
+def _nanoseconds(stamp) -> int:
+    return stamp.sec * 1_000_000_000 + stamp.nanosec
