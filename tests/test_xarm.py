@@ -201,8 +201,9 @@ def test_polyarm_up_on_the_fake_xarm_steps_holds_on_estop_recovers_and_stops_whe
         fake_xarm_process, node, tmp_path):
     """`polyarm up --robot xarm7 --sim none --driver xarm`: a 5 cm + 15 degree step settles within 3 mm and 1
     degree in 1.5 s; on e-stop the arm holds; a servo jump raises the firmware's error 24, named in
-    /diagnostics, and driver/recover brings tracking back; so does a collision (error 31); a network link lost
-    mid-motion ends the driver with the lost connection named, and polyarm up stops the graph."""
+    /diagnostics, and driver/recover brings tracking back; so do the fake's faults (a collision, the e-stop,
+    any controller error); a network link lost mid-motion ends the driver with the lost connection named,
+    and polyarm up stops the graph."""
     import signal
     import subprocess
     import sys
@@ -251,7 +252,7 @@ def test_polyarm_up_on_the_fake_xarm_steps_holds_on_estop_recovers_and_stops_whe
         # a servo jump the firmware refuses: error 24 named in /diagnostics, then driver/recover, and tracking again
         states = Collector(node, JointState, "joint_states", STATE)
         diagnostics = Collector(node, DiagnosticArray, "/diagnostics", STATE)
-        spin_until(node, lambda: states.last is not None, 10, "joint_states")
+        spin_until(node, lambda: states.last is not None, 30, "joint_states")  # a new subscription: discovery first
         robot = get_robot("xarm7")
         jump = np.array(states.last.position[:robot.dof]) + np.eye(robot.dof)[0] * 0.5
         commands = node.create_publisher(JointState, "joint_commands", COMMAND)
@@ -270,19 +271,23 @@ def test_polyarm_up_on_the_fake_xarm_steps_holds_on_estop_recovers_and_stops_whe
         hold_target(node, targets, goal, quaternion, 1.5)
         assert np.linalg.norm(conv.pose_arrays(poses.last)[0] - goal) < 3e-3, "tracking again after driver/recover"
 
-        fake.stdin.write("collision\n")  # the controller's collision detection stops the arm: error 31
-        fake.stdin.flush()
-        deadline = time.monotonic() + 10
-        while not reported("error 31: Collision Caused Abnormal Current"):
-            assert time.monotonic() < deadline, "error 31 in /diagnostics"
-            spin_for(node, 0.2)
-        stopped_at = conv.pose_arrays(poses.last)[0]
-        spin_for(node, 0.5)
-        assert np.linalg.norm(conv.pose_arrays(poses.last)[0] - stopped_at) < 1e-3, "the arm stands after the collision"
-        recovered = trigger(node, "driver/recover")
-        assert recovered.success and "error 31" in recovered.message, recovered.message
-        hold_target(node, targets, goal, quaternion, 1.0)
-        assert np.linalg.norm(conv.pose_arrays(poses.last)[0] - goal) < 3e-3, "tracking again after the collision"
+        # the fake's faults, as a lab meets them: each named in /diagnostics, the arm standing, driver/recover
+        faults = (("collision", "error 31: Collision Caused Abnormal Current"),
+                  ("estop", "error 1: The Emergency Stop Button"), ("error 22", "error 22: Self-Collision Error"))
+        for (fault, named), after in zip(faults, (goal + [0.0, 0.02, 0.0], goal, goal + [0.0, 0.02, 0.0])):
+            fake.stdin.write(f"{fault}\n")
+            fake.stdin.flush()
+            deadline = time.monotonic() + 10
+            while not reported(named):
+                assert time.monotonic() < deadline, f"{fault}: {named} in /diagnostics"
+                spin_for(node, 0.2)
+            stopped_at = conv.pose_arrays(poses.last)[0]
+            spin_for(node, 0.5)
+            assert np.linalg.norm(conv.pose_arrays(poses.last)[0] - stopped_at) < 1e-3, f"{fault}: the arm stands"
+            recovered = trigger(node, "driver/recover")
+            assert recovered.success and named.split(":")[0] in recovered.message, recovered.message
+            hold_target(node, targets, after, quaternion, 1.5)
+            assert np.linalg.norm(conv.pose_arrays(poses.last)[0] - after) < 3e-3, f"tracking again after {fault}"
 
         mid = len(poses.messages)
         hold_target(node, targets, start, quaternion, 0.3)  # moving back ...
