@@ -23,6 +23,15 @@ def test_help_lists_the_commands_and_unknown_commands_are_refused():
     assert done.returncode == 2 and "valid commands: sim, driver, fake-robot, camera, perception, calibrate, controller, collect, dataset, policy, train, compare, evaluate, export, up, eval, record, teleop, convert, replay, monitor, demo" in done.stderr
 
 
+def test_fake_robot_help_lists_every_fault_a_fake_takes():
+    from polyarm_fakes.faults import BUS_FAULTS, XARM_FAULTS
+
+    done = polyarm("fake-robot", "--help")
+    assert done.returncode == 0
+    for fault in (XARM_FAULTS + " | " + BUS_FAULTS).split(" | "):
+        assert f"\n  {fault}" in done.stdout, f"{fault!r} is not in `polyarm fake-robot --help`"
+
+
 @pytest.mark.ros
 def test_demo_runs_the_shipped_checkpoint_through_ros_and_in_process(tmp_path):
     done = polyarm("demo", "--episodes", "2", "--out", str(tmp_path / "demo"), timeout=240)

@@ -134,8 +134,10 @@ def motion_runs(vendor, tmp_path_factory) -> dict:
     by side, each against a fake of its own: {example: (output, the arm read back after it, joint 1 seen)}."""
     from concurrent.futures import ThreadPoolExecutor
 
-    def run(example: str):
-        tmp = tmp_path_factory.mktemp(Path(example).stem)
+    folders = {example: tmp_path_factory.mktemp(f"example{i}") for i, example in enumerate(MOTION_EXAMPLES)}
+
+    def run(example: str):  # in a thread of its own: pytest's tmp_path_factory is made before, in this one
+        tmp = folders[example]
         host = private_loopback()
         fake = start_fake_robot(tmp / "fake.log", "xarm7", "--host", host, ready="xArm controller for the xarm7")
         try:

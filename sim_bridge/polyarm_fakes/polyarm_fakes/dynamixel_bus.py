@@ -35,6 +35,8 @@ import numpy as np
 from polyarm_description import ROBOTS, RobotProfile, get_robot
 from polyarm_drivers import dynamixel_table as T
 
+from polyarm_fakes.faults import BUS_FAULT_HELP as FAULT_HELP
+from polyarm_fakes.faults import BUS_FAULTS as FAULTS
 from polyarm_fakes.x_series import Servo
 
 BROADCAST = 0xFE
@@ -414,15 +416,6 @@ class PtyBus:
         self._running = False
 
 
-FAULTS = "unplug ID | plug ID | overload ID | overheat ID | late ID MS"
-FAULT_HELP = """faults, typed on standard input:
-  unplug ID    the servo's cable pulled: it answers nothing (a group read through it fails)
-  plug ID      the cable back
-  overload ID  Hardware Error Status overload (0x20): torque off, the alert bit in every status packet
-  overheat ID  Present Temperature past its limit, Hardware Error Status overheating (0x04): torque off, alert bit
-  late ID MS   the servo answers MS milliseconds late
-A hardware error stands until the servo is rebooted (REBOOT): torque stays off until then.
-"""
 
 
 def run_commands(bus: DynamixelBus, stream) -> None:

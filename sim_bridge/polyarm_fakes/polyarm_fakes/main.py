@@ -20,12 +20,15 @@ from pathlib import Path
 
 from polyarm_common.realtime import request_sched_fifo
 
+from polyarm_fakes.faults import BUS_FAULT_HELP, XARM_FAULT_HELP
+
 FAKES = {"panda": "franky-sim", "wx250s": "polyarm_fakes.dynamixel_bus", "wx250": "polyarm_fakes.dynamixel_bus",
          "xarm7": "polyarm_fakes.xarm_controller"}
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="polyarm fake-robot", description=__doc__,
+                                     epilog=f"{XARM_FAULT_HELP}\n{BUS_FAULT_HELP}",
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--robot", required=True, choices=sorted(FAKES))
     parser.add_argument("--host", default="127.0.0.1", help="panda, xarm7: the loopback address to serve on")

@@ -32,6 +32,8 @@ import time
 import numpy as np
 from polyarm_description import RobotProfile, get_robot
 
+from polyarm_fakes.faults import XARM_FAULT_HELP as FAULT_HELP
+from polyarm_fakes.faults import XARM_FAULTS as FAULTS
 from polyarm_fakes.xarm_firmware import (
     COLLISION,
     EMERGENCY_STOP,
@@ -62,7 +64,6 @@ GRIPPER_REGISTER_NAMES = {address: name for name, address in GRIPPER_REGISTERS.i
 MODBUS_BAUDRATE = 0x0A0B
 BAUDRATE_INDEX_2M = 11  # 2 Mbaud, the gripper's default, in the SDK's BAUDRATES
 REAL_REPORT_HZ, SLOW_REPORT_HZ = 100.0, 5.0
-FAULTS = "error CODE | estop | collision | link down | link up"
 
 
 def floats(payload: bytes, count: int) -> np.ndarray:
@@ -407,13 +408,6 @@ def run_commands(server: XArmControllerServer, stream) -> None:
             print(f"fake xArm: not understood: {line.strip()} ({FAULTS})", flush=True)
 
 
-FAULT_HELP = """faults, typed on standard input:
-  error CODE   raise controller error CODE (the SDK's ControllerErrorCodeMap): the arm stops
-  estop        the emergency stop (error 1): the arm stops and its motors lose power
-  collision    a collision (error 31, Collision Caused Abnormal Current): the arm stops
-  link down    the network link lost: no replies, no reports, no new connections; the arm holds
-  link up      the link back
-"""
 
 
 def main(argv: list[str] | None = None) -> int:
