@@ -159,12 +159,18 @@ def motion_runs(vendor, tmp_path_factory) -> dict:
         return dict(zip(MOTION_EXAMPLES, pool.map(run, MOTION_EXAMPLES)))
 
 
-@pytest.mark.parametrize("example", MOTION_EXAMPLES[:2])
-def test_ufactory_move_joint_reaches_every_joint_target_within_a_tenth_of_a_degree(motion_runs, example):
+def printed_moves(motion_runs: dict, example: str, targets: list) -> tuple[list, dict]:
+    """An example's printed read-backs, one per target it moved to (and no SDK error), and the arm after it."""
     output, back, _ = motion_runs[example]
     assert_no_sdk_error(output, example)
     pairs = printed_pairs(output)
-    assert len(pairs) == len(JOINT_TARGETS), output[-2000:]
+    assert len(pairs) == len(targets), output[-2000:]
+    return pairs, back
+
+
+@pytest.mark.parametrize("example", MOTION_EXAMPLES[:2])
+def test_ufactory_move_joint_reaches_every_joint_target_within_a_tenth_of_a_degree(motion_runs, example):
+    pairs, back = printed_moves(motion_runs, example, JOINT_TARGETS)
     for (first, second), target in zip(pairs, JOINT_TARGETS):
         degrees, radians = (first, second) if "2001" in example else (second, first)
         assert np.abs(np.array(degrees) - target).max() < 0.1, (target, degrees)
@@ -174,10 +180,7 @@ def test_ufactory_move_joint_reaches_every_joint_target_within_a_tenth_of_a_degr
 
 @pytest.mark.parametrize("example", MOTION_EXAMPLES[2:4])
 def test_ufactory_move_line_puts_the_tcp_on_every_target_within_a_millimetre(motion_runs, example):
-    output, back, _ = motion_runs[example]
-    assert_no_sdk_error(output, example)
-    pairs = printed_pairs(output)
-    assert len(pairs) == len(LINE_TARGETS), output[-2000:]
+    pairs, back = printed_moves(motion_runs, example, LINE_TARGETS)
     for (first, second), target in zip(pairs, LINE_TARGETS):
         degrees = first if "1001" in example else second
         assert np.linalg.norm(np.array(first[:3]) - target) < 1.0, (target, first)
