@@ -201,8 +201,13 @@ class XArmFirmware:
         self.state, self._settle_since = MOVING, None
 
     def _last_goal(self) -> np.ndarray:
-        joints = [c[1] for c in self.queue if c[0] == "joint"]
-        return joints[-1] if joints and self.queue[-1][0] == "joint" else self.target.copy()
+        """Where the joints will be when the queue is done: a relative joint move starts there."""
+        if self.queue and self.queue[-1][0] == "joint":
+            return self.queue[-1][1]
+        if not self.queue and isinstance(self._motion, JointMove):
+            return self._motion.goal
+        planned = self._motion.plan() if not self.queue and isinstance(self._motion, LinearMove) else None
+        return planned if planned is not None else self.target.copy()
 
     def _begin(self, command: tuple) -> None:
         """The next queued motion, from where the last one left the target."""
