@@ -182,6 +182,7 @@ class Servo:
             if address >= EEPROM_END and item.access == RW and not item.name.startswith("indirect"):
                 self.table[address:address + item.size] = (item.default % (1 << (8 * item.size))).to_bytes(item.size, "little")
         self.set("hardware_error_status", 0)
+        self.set("present_temperature", self.items[self.by_name["present_temperature"]].default)  # cooled down by then
         self.set("goal_position", present)
 
     def factory_reset(self, option: int) -> int:
