@@ -30,6 +30,7 @@ import threading
 import time
 
 import numpy as np
+from polyarm_core.rotations import rpy_to_matrix
 from polyarm_description import RobotProfile, get_robot
 
 from polyarm_fakes.faults import XARM_FAULT_HELP as FAULT_HELP
@@ -153,8 +154,6 @@ class CommandServer:
         return max(1, min(3, payload[0] & 0x0F)) if payload else 1
 
     def _inverse(self, pose: np.ndarray) -> bytes:
-        from polyarm_core.rotations import rpy_to_matrix
-
         q = self.fw.kinematics.inverse(self.fw.target, pose[:3], rpy_to_matrix(pose[3:]))
         if q is None:
             raise CommandRefused(INVALID)
