@@ -200,7 +200,7 @@ class DynamixelBus:
                 k += 5 + size
             return []
         if instruction == ACTION:
-            for servo in ([s for s in self.servos.values()] if dxl_id == BROADCAST else [self.servos.get(dxl_id)]):
+            for servo in (list(self.servos.values()) if dxl_id == BROADCAST else [self.servos.get(dxl_id)]):
                 if servo is not None and getattr(servo, "registered", None):
                     servo.write(*servo.registered)
                     servo.registered = None

@@ -64,7 +64,7 @@ def _table(model: str) -> dict[int, Item]:
 
 
 TABLE_SIZE = 662
-EEPROM_END = 64
+EEPROM_END = T.ADDRESS["torque_enable"]  # below it: EEPROM
 INDIRECT = ((168, 224, 28), (578, 634, 28))  # (first address slot, first data byte, how many)
 FACTORY_RESET_ALL, FACTORY_RESET_KEEP_ID, FACTORY_RESET_KEEP_ID_AND_BAUD = 0xFF, 0x01, 0x02
 CLEAR_MULTI_TURN_KEY = bytes([0x01, 0x44, 0x58, 0x4C, 0x22])  # "DXL\"" after 0x01, as the e-Manual gives it
@@ -88,8 +88,8 @@ class Servo:
 
     def _defaults(self, keep: tuple[str, ...] = ()) -> None:
         kept = {field: self.get(field) for field in keep}
-        for address, item in self.items.items():
-            self.table[address:address + item.size] = (item.default % (1 << (8 * item.size))).to_bytes(item.size, "little")
+        for item in self.items.values():
+            self.set(item.name, item.default)
         for field, value in kept.items():
             self.set(field, value)
 
@@ -180,7 +180,7 @@ class Servo:
         present = self.get("present_position")
         for address, item in self.items.items():
             if address >= EEPROM_END and item.access == RW and not item.name.startswith("indirect"):
-                self.table[address:address + item.size] = (item.default % (1 << (8 * item.size))).to_bytes(item.size, "little")
+                self.set(item.name, item.default)
         self.set("hardware_error_status", 0)
         self.set("present_temperature", self.items[self.by_name["present_temperature"]].default)  # cooled down by then
         self.set("goal_position", present)

@@ -29,7 +29,7 @@ import threading
 import time
 
 import numpy as np
-from polyarm_core.rotations import from_rotation_vector, rpy_to_matrix
+from polyarm_core.rotations import from_rotation_vector, matrix_to_rpy, rpy_to_matrix
 from polyarm_description import RobotProfile, home_joints
 
 from polyarm_fakes.xarm_motion import ArmKinematics, JointMove, LinearMove
@@ -221,9 +221,9 @@ class XArmFirmware:
             R = from_rotation_vector(pose[3:]) if axis_angle else rpy_to_matrix(pose[3:])
             if tool_frame:
                 goal = (start[0] + start[1] @ pose[:3], start[1] @ R)
-            elif relative:
-                rpy = self.kinematics.pose(self.target)[3:] + pose[3:]
-                goal = (start[0] + pose[:3], from_rotation_vector(pose[3:]) @ start[1] if axis_angle else rpy_to_matrix(rpy))
+            elif relative:  # an axis-angle turns the TCP in the base frame; roll, pitch and yaw add to its own
+                turned = R @ start[1] if axis_angle else rpy_to_matrix(matrix_to_rpy(start[1]) + pose[3:])
+                goal = (start[0] + pose[:3], turned)
             else:
                 goal = (pose[:3], R)
             acceleration = float(np.clip(acceleration, 1.0, self.settings["tcp_acceleration"]))
@@ -268,16 +268,17 @@ class XArmFirmware:
         self._require(JOINT_VELOCITY)
         velocities = np.asarray(velocities, float)[:self.robot.dof]
         self._refuse_speed(float(np.max(np.abs(velocities) / self.limits.velocity)), 1.0)
-        self._velocity_command = ("joint", velocities, False)
-        self._velocity_until = time.monotonic() + duration if duration > 0 else None
-        self.state = MOVING
+        self._hold_velocity(("joint", velocities, False), duration)
 
     def cartesian_velocity(self, twist, tool_frame: bool, duration: float) -> None:
         """vc_set_cartesian_velocity (mode 5): mm/s and rad/s of the TCP, in the base or the tool frame."""
         self._require(CARTESIAN_VELOCITY)
         twist = np.asarray(twist, float)
         self._refuse_speed(float(np.linalg.norm(twist[:3])), self.facts["max_tcp_speed"])
-        self._velocity_command = ("cartesian", twist, tool_frame)
+        self._hold_velocity(("cartesian", twist, tool_frame), duration)
+
+    def _hold_velocity(self, command: tuple, duration: float) -> None:
+        self._velocity_command = command
         self._velocity_until = time.monotonic() + duration if duration > 0 else None
         self.state = MOVING
 

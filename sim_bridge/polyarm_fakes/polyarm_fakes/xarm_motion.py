@@ -46,7 +46,10 @@ class ArmKinematics:
 
     def jacobian(self, q) -> np.ndarray:
         """6 x n: TCP linear velocity (mm/s) and angular velocity (rad/s) per joint velocity (rad/s)."""
-        position, _ = self.frame(q)
+        return self._jacobian_at(self.frame(q)[0])
+
+    def _jacobian_at(self, position) -> np.ndarray:
+        """The Jacobian at the configuration `frame` last computed, whose TCP is at `position` (mm)."""
         mujoco.mj_comPos(self.model, self.data)
         jacp, jacr = np.zeros((3, self.model.nv)), np.zeros((3, self.model.nv))
         mujoco.mj_jac(self.model, self.data, jacp, jacr, position / 1000.0, self._flange)
@@ -61,7 +64,7 @@ class ArmKinematics:
             error = np.concatenate([position - current, orientation_error(R, R_now)])
             if np.linalg.norm(error[:3]) < IK_POSITION_TOLERANCE_MM and np.linalg.norm(error[3:]) < IK_ORIENTATION_TOLERANCE_RAD:
                 return q
-            J = self.jacobian(q)
+            J = self._jacobian_at(current)
             W = np.diag([1.0, 1.0, 1.0, 300.0, 300.0, 300.0])  # a radian weighs as 300 mm
             A = J.T @ W @ J + 1e-4 * np.eye(len(q))
             step = np.linalg.solve(A, J.T @ W @ error)

@@ -36,8 +36,6 @@ CONTROL_TABLE = {
 }
 ADDRESS = {name: address for address, (name, _) in CONTROL_TABLE.items()}
 SIZE = {name: size for _, (name, size) in CONTROL_TABLE.items()}
-TABLE_SIZE = 147
-EEPROM_END = ADDRESS["torque_enable"]
 
 POSITION_MODE = 3  # Operating Mode: position control (0..4095 within one turn)
 DRIVE_MODE_REVERSE = 0x01  # Drive Mode bit 0: the servo turns the other way (Interbotix's shadow servos)
