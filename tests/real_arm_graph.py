@@ -14,7 +14,10 @@ def trigger(node, service: str, timeout: float = 30.0, attempt_s: float = 2.0):
     from polyarm_common.graph import call_service
     from std_srvs.srv import Trigger
 
-    client = node.create_client(Trigger, service)
+    clients = node.__dict__.setdefault("_trigger_clients", {})  # one client per service: discovery once, not per call
+    if service not in clients:
+        clients[service] = node.create_client(Trigger, service)
+    client = clients[service]
     assert client.wait_for_service(timeout_sec=20), f"{service} is not served"
     response = call_service(node, client, Trigger.Request(), timeout, attempt_s=attempt_s)
     assert response is not None, f"{service} did not answer"
